@@ -1,0 +1,5 @@
+import sys
+
+from cut.cli import main
+
+sys.exit(main())

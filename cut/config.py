@@ -1,0 +1,115 @@
+"""Typed configs from YAML recipes plus ``key=value`` overrides, validated up front.
+
+One dataclass per command holds every setting with its default and its documentation;
+a recipe (``training/*.yaml``) sets some of them, and command-line overrides win over the
+recipe. Unknown keys are errors that name the key and the recipe. The resolved config is
+saved beside every artifact a run writes (``save_config``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cut.errors import CutError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RECIPES_DIR = REPO_ROOT / "training"
+
+
+def resolve_recipe(name_or_path: str) -> Path:
+    """A path to a YAML file, or the name of a recipe in ``training/`` (with or without .yaml)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (RECIPES_DIR / name_or_path, RECIPES_DIR / f"{name_or_path}.yaml"):
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))) or "none found"
+    raise CutError(f"config {name_or_path!r} is neither a file nor a recipe in {RECIPES_DIR} (recipes: {known})")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["lr=3e-4", "data=[a.jsonl, b.jsonl]"]`` → typed dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CutError(f"override {item!r} is not of the form key=value")
+        out[key.strip().replace("-", "_")] = yaml.safe_load(value) if value != "" else ""
+    return out
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise CutError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise CutError(f"{path}: a recipe must be a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def build_config(cls: type, recipe: str | None, overrides: dict[str, Any]) -> Any:
+    """Merge recipe and overrides into ``cls``; unknown keys and wrong types fail loudly."""
+    values: dict[str, Any] = {}
+    source = "overrides"
+    if recipe:
+        path = resolve_recipe(recipe)
+        values.update(load_yaml(path))
+        source = str(path)
+    values.update(overrides)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CutError(f"unknown setting {unknown[0]!r} (from {source}); see `cut train --help-config` for the list")
+    hints = typing.get_type_hints(cls)
+    for key, value in list(values.items()):
+        values[key] = _coerce(key, value, hints.get(key))
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise CutError(f"invalid config: {err}") from None
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Light coercion for YAML/CLI values: ints for floats, scalars for lists."""
+    if hint is None or value is None:
+        return value
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise CutError(f"setting {key!r}: expected a number, got {value!r}") from None
+    if origin in (list, typing.Union) and list in [typing.get_origin(a) or a for a in args] + [origin]:
+        if isinstance(value, (str, int, float)):
+            return [value]
+    return value
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """JSON-safe dict of a config dataclass (for saving beside artifacts)."""
+    out = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        try:
+            json.dumps(value)
+        except TypeError:
+            value = str(value)
+        out[f.name] = value
+    return out
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    from cut.records import write_json_atomic
+
+    write_json_atomic(path, config_to_dict(config))

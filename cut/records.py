@@ -1,0 +1,217 @@
+"""Judgment records: the one data model every command reads and writes.
+
+A record is (instruction [+ input], response, judgment) plus provenance. ``judgment=None``
+means the judge found the response acceptable (a *positive*, Align-P in arXiv 2312.14591
+§3); a critique string makes it a *negative* (Align-N + Misalign). Judge-failure
+placeholders such as the literal ``$ERROR$`` that the paper's pipeline stored as if it were
+a critique are *rejected*: counted, never trained.
+
+On disk records are JSONL, one object per line, with the field names of ``Record``
+(``datasets.load_dataset("json", ...)`` reads them). Appends are line-atomic and flushed,
+so a killed writer loses at most the line in flight; ``read_jsonl`` tolerates a torn last
+line only when asked to (resume), never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from cut.errors import CutError
+
+POSITIVE, NEGATIVE, REJECTED = "positive", "negative", "rejected"
+
+# Strings a judge pipeline writes when it failed to produce a judgment. Compared after
+# strip() and lower(); the empty string is handled separately.
+FAILURE_PLACEHOLDERS = {"$error$", "error", "none", "null", "nan", "n/a"}
+
+
+class RecordError(CutError, ValueError):
+    """Bad input, located: ``path:line: field 'x': message``."""
+
+    def __init__(self, path: str | os.PathLike | None, line: int | None, field: str | None, message: str):
+        self.path, self.line, self.field, self.message = str(path) if path else None, line, field, message
+        where = f"{self.path}:{line}" if line is not None else (self.path or "<input>")
+        what = f"field '{field}': " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+@dataclass
+class Record:
+    """One judged response. ``spans`` are [start, end) character offsets into ``response``."""
+
+    instruction: str
+    response: str
+    judgment: str | None = None
+    input: str = ""
+    spans: list[list[int]] | None = None
+    id: str | None = None
+    source: str | None = None
+    round: int | None = None
+    judge: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        """The instruction the model saw: an Alpaca ``input`` is appended after a newline."""
+        return f"{self.instruction}\n{self.input}" if self.input else self.instruction
+
+    @property
+    def polarity(self) -> str:
+        return classify_judgment(self.judgment)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def classify_judgment(judgment: str | None) -> tuple[str, str | None]:
+    """Return (polarity, reason). Reason is set only for rejected judgments.
+
+    None, or text starting with "perfect" (any case) → positive; judge-failure placeholders
+    and empty strings → rejected; anything else → negative.
+    """
+    if judgment is None:
+        return POSITIVE, None
+    text = judgment.strip()
+    if not text:
+        return REJECTED, "empty judgment"
+    if text.lower() in FAILURE_PLACEHOLDERS:
+        return REJECTED, f"placeholder {text!r}"
+    if text.lower().startswith("perfect"):
+        return POSITIVE, None
+    return NEGATIVE, None
+
+
+_TYPES = {f.name: f for f in fields(Record)}
+
+
+def record_from_dict(obj: Any, path: str | os.PathLike | None = None, line: int | None = None) -> Record:
+    """Validate a native JSON object into a Record; errors name file, line and field."""
+    if not isinstance(obj, dict):
+        raise RecordError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
+    unknown = set(obj) - set(_TYPES)
+    if unknown:
+        raise RecordError(path, line, sorted(unknown)[0], "unknown field (put extra data under 'metadata')")
+    for name in ("instruction", "response"):
+        if name not in obj:
+            raise RecordError(path, line, name, "missing required field")
+    _check_type(obj, "instruction", str, path, line)
+    _check_type(obj, "response", str, path, line)
+    _check_type(obj, "input", str, path, line)
+    _check_type(obj, "judgment", (str, type(None)), path, line)
+    _check_type(obj, "source", (str, type(None)), path, line)
+    _check_type(obj, "judge", (str, type(None)), path, line)
+    _check_type(obj, "round", (int, type(None)), path, line)
+    _check_type(obj, "metadata", dict, path, line)
+    rec_id = obj.get("id")
+    if rec_id is not None and not isinstance(rec_id, (str, int)):
+        raise RecordError(path, line, "id", f"expected string or integer, got {type(rec_id).__name__}")
+    spans = validate_spans(obj.get("spans"), obj["response"], path, line)
+    kwargs = {k: v for k, v in obj.items() if k not in ("spans", "id")}
+    return Record(**kwargs, spans=spans, id=None if rec_id is None else str(rec_id))
+
+
+def _check_type(obj: dict, name: str, types, path, line) -> None:
+    if name not in obj:
+        return
+    value = obj[name]
+    if not isinstance(value, types) or isinstance(value, bool):  # bool is an int subclass
+        want = " or ".join(t.__name__.replace("NoneType", "null") for t in (types if isinstance(types, tuple) else (types,)))
+        raise RecordError(path, line, name, f"expected {want}, got {type(value).__name__}")
+
+
+def validate_spans(spans: Any, response: str, path=None, line=None) -> list[list[int]] | None:
+    """Spans must be [start, end) pairs of ints with 0 <= start < end <= len(response)."""
+    if spans is None:
+        return None
+    if not isinstance(spans, list):
+        raise RecordError(path, line, "spans", f"expected a list of [start, end] pairs, got {type(spans).__name__}")
+    out = []
+    for i, span in enumerate(spans):
+        ok = (isinstance(span, (list, tuple)) and len(span) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in span))
+        if not ok:
+            raise RecordError(path, line, "spans", f"item {i} is not a [start, end] pair of integers: {span!r}")
+        start, end = span
+        if not 0 <= start < end <= len(response):
+            raise RecordError(path, line, "spans", f"item {i} [{start}, {end}] is outside the response (length {len(response)})")
+        out.append([start, end])
+    return out
+
+
+def iter_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed object) for each non-blank line.
+
+    A line that is not JSON raises RecordError, except a final line without a newline when
+    ``allow_torn_tail`` (a writer killed mid-line): it is skipped, since it was never
+    completed.
+    """
+    with open(path, "r", encoding="utf-8") as fh:
+        lines = fh.readlines()
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            yield number, json.loads(text)
+        except json.JSONDecodeError as err:
+            if allow_torn_tail and number == len(lines) and not text.endswith("\n"):
+                return
+            raise RecordError(path, number, None, f"invalid JSON ({err.msg} at column {err.colno})") from None
+
+
+def read_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> list[Record]:
+    """Read native-format records (use ``cut.importers.load_records`` for other formats)."""
+    return [record_from_dict(obj, path, n) for n, obj in iter_jsonl(path, allow_torn_tail)]
+
+
+def append_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> int:
+    """Append items one line each, flushing and fsyncing after each, and return the count.
+
+    If the file ends in a torn line (a writer was killed mid-write), a newline is written
+    first so the new record starts on a line of its own.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with open(path, "a+b") as fh:
+        if fh.tell() > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+        for item in items:
+            obj = item.to_dict() if isinstance(item, Record) else item
+            fh.write((json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+            n += 1
+    return n
+
+
+def write_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> None:
+    """Replace ``path`` atomically (write to a temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for item in items:
+            obj = item.to_dict() if isinstance(item, Record) else item
+            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write one JSON document atomically (state files, metrics, configs)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
