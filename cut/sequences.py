@@ -1,0 +1,218 @@
+"""Records → tokenized CUT examples → padded batches.
+
+Each positive record yields one sequence (Align-P: plain context + response). Each negative
+yields two that share the *same* response ids (arXiv 2312.14591 §3.2): Align-N (judged
+context + response, likelihood) and Misalign (plain context + response, likelihood on
+unflagged tokens, unlikelihood on flagged ones). A batch holds exactly those rows — no padded
+dummy rows for positives, unlike the authors' code.
+
+Length policy: the context (instruction, judgment, template) is never cut. When the longer
+context plus the response exceeds ``max_length``, the response is truncated from its end
+(``truncate``; both rows keep identical ids) or the record is skipped (``skip``); a context
+that alone leaves no room is always skipped. Every such decision is counted in the report.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cut.errors import CutError
+from cut.records import NEGATIVE, POSITIVE, Record, classify_judgment
+from cut.templates import (Template, context_ids, end_of_target_ids, judged_context, plain_context,
+                           response_ids)
+
+LENGTH_POLICIES = ("truncate", "skip")
+
+
+@dataclass
+class SequenceSettings:
+    max_length: int = 1024
+    length_policy: str = "truncate"
+    # Keep at most ratio × #negatives positives (the paper: 0.25), sampled with ``seed``.
+    # None keeps every positive.
+    positive_ratio: float | None = 0.25
+    seed: int = 42
+
+
+@dataclass
+class Example:
+    """One record, tokenized. ``judged_ids`` is None for positives."""
+
+    plain_ids: list[int]
+    response_ids: list[int]  # includes the end-of-target ids
+    judged_ids: list[int] | None = None
+    span_mask: list[bool] | None = None  # per response token: overlaps a judge span
+    record_id: str | None = None
+
+    @property
+    def is_negative(self) -> bool:
+        return self.judged_ids is not None
+
+
+@dataclass
+class BuildReport:
+    records: int = 0
+    positive: int = 0
+    negative: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    positives_dropped: int = 0  # by downsampling
+    truncated: int = 0
+    skipped_too_long: int = 0
+    examples: int = 0
+    sequences: int = 0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["rejected"] = dict(self.rejected)
+        return d
+
+
+def build_examples(records: list[Record], tokenizer, template: Template,
+                   settings: SequenceSettings) -> tuple[list[Example], BuildReport]:
+    """Classify, downsample, tokenize and length-check records (pure apart from the tokenizer)."""
+    if settings.length_policy not in LENGTH_POLICIES:
+        raise CutError(f"unknown length_policy {settings.length_policy!r}: use truncate or skip")
+    report = BuildReport(records=len(records))
+    positives, negatives = [], []
+    for rec in records:
+        polarity, reason = classify_judgment(rec.judgment)
+        if polarity == POSITIVE:
+            positives.append(rec)
+        elif polarity == NEGATIVE:
+            negatives.append(rec)
+        else:
+            report.rejected[reason] += 1
+    report.positive, report.negative = len(positives), len(negatives)
+    kept_pos = downsample_positives(positives, len(negatives), settings.positive_ratio, settings.seed)
+    report.positives_dropped = len(positives) - len(kept_pos)
+
+    eot = end_of_target_ids(template, tokenizer)
+    examples = []
+    for rec in kept_pos + negatives:
+        ex = tokenize_record(rec, tokenizer, template, eot)
+        ex = apply_length_policy(ex, settings, report)
+        if ex is not None:
+            examples.append(ex)
+    # Shuffle once, seeded, so positives and negatives mix across batches.
+    random.Random(settings.seed).shuffle(examples)
+    report.examples = len(examples)
+    report.sequences = sum(2 if ex.is_negative else 1 for ex in examples)
+    return examples, report
+
+
+def downsample_positives(positives: list, n_negatives: int, ratio: float | None, seed: int) -> list:
+    if ratio is None:
+        return list(positives)
+    keep = min(len(positives), int(round(ratio * n_negatives)))
+    return random.Random(seed).sample(positives, keep)
+
+
+def tokenize_record(rec: Record, tokenizer, template: Template, eot: list[int]) -> Example:
+    ids, offsets = response_ids(tokenizer, rec.response)
+    plain = context_ids(template, tokenizer, plain_context(template, tokenizer, rec.prompt))
+    judged = None
+    span_mask = None
+    if classify_judgment(rec.judgment)[0] == NEGATIVE:
+        judged = context_ids(template, tokenizer, judged_context(template, tokenizer, rec.prompt, rec.judgment))
+        if rec.spans is not None:
+            span_mask = spans_to_token_mask(rec.spans, offsets) + [False] * len(eot)
+    return Example(plain_ids=plain, response_ids=ids + list(eot), judged_ids=judged,
+                   span_mask=span_mask, record_id=rec.id)
+
+
+def spans_to_token_mask(spans: list[list[int]], offsets: list[tuple[int, int]]) -> list[bool]:
+    """True for each token whose character range overlaps any [start, end) span."""
+    return [any(s < end and e > start for start, end in spans) for s, e in offsets]
+
+
+def apply_length_policy(ex: Example, settings: SequenceSettings, report: BuildReport) -> Example | None:
+    longest_context = max(len(ex.plain_ids), len(ex.judged_ids or []))
+    room = settings.max_length - longest_context
+    if len(ex.response_ids) <= room:
+        return ex
+    if room < 1 or settings.length_policy == "skip":
+        report.skipped_too_long += 1
+        return None
+    report.truncated += 1
+    ex.response_ids = ex.response_ids[:room]
+    if ex.span_mask is not None:
+        ex.span_mask = ex.span_mask[:room]
+    return ex
+
+
+def collate(examples: list[Example], pad_id: int) -> dict:
+    """Pad a micro-batch into one tensor of rows: likelihood rows first, then Misalign rows.
+
+    Rows 0..A-1: Align-P (positives) and Align-N (negatives, judged context).
+    Rows A..A+M-1: Misalign (negatives, plain context), row A+i pairs with Align-N row
+    ``pair_index[i]``; both carry the same response ids, so their response positions align.
+
+    Returns tensors: input_ids/attention_mask (R, T); targets/pred_pos/resp_mask (R, L) —
+    response token k of row r is ``targets[r, k]``, predicted from position ``pred_pos[r, k]``;
+    pair_index (M,); span_mask (M, L); has_spans (M,).
+    """
+    import torch
+
+    like_rows, mis_rows, pair_index, spans = [], [], [], []
+    for ex in examples:
+        if ex.is_negative:
+            pair_index.append(len(like_rows))
+            like_rows.append((ex.judged_ids, ex.response_ids))
+            mis_rows.append((ex.plain_ids, ex.response_ids))
+            spans.append(ex.span_mask)
+        else:
+            like_rows.append((ex.plain_ids, ex.response_ids))
+    rows = like_rows + mis_rows
+    T = max(len(c) + len(r) for c, r in rows)
+    L = max(len(r) for _, r in rows)
+    R = len(rows)
+    input_ids = torch.full((R, T), pad_id, dtype=torch.long)
+    attention = torch.zeros((R, T), dtype=torch.long)
+    targets = torch.zeros((R, L), dtype=torch.long)
+    pred_pos = torch.zeros((R, L), dtype=torch.long)
+    resp_mask = torch.zeros((R, L), dtype=torch.bool)
+    for i, (ctx, resp) in enumerate(rows):
+        n = len(ctx) + len(resp)
+        input_ids[i, :n] = torch.tensor(ctx + resp)
+        attention[i, :n] = 1
+        k = len(resp)
+        targets[i, :k] = torch.tensor(resp)
+        # token at position len(ctx)+j is predicted by the hidden state one position earlier
+        pred_pos[i, :k] = torch.arange(len(ctx) - 1, len(ctx) - 1 + k)
+        resp_mask[i, :k] = True
+    M = len(mis_rows)
+    span_mask = torch.zeros((M, L), dtype=torch.bool)
+    has_spans = torch.zeros((M,), dtype=torch.bool)
+    for i, sm in enumerate(spans):
+        if sm is not None:
+            span_mask[i, : len(sm)] = torch.tensor(sm, dtype=torch.bool)
+            has_spans[i] = True
+    return {
+        "input_ids": input_ids, "attention_mask": attention, "targets": targets,
+        "pred_pos": pred_pos, "resp_mask": resp_mask,
+        "pair_index": torch.tensor(pair_index, dtype=torch.long),
+        "span_mask": span_mask, "has_spans": has_spans,
+    }
+
+
+class ExampleDataset:
+    """A list of examples as a map-style dataset for transformers' Trainer."""
+
+    def __init__(self, examples: list[Example]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> Example:
+        return self.examples[i]
+
+
+class Collator:
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, examples: list[Example]) -> dict:
+        return collate(examples, self.pad_id)

@@ -1,0 +1,112 @@
+"""Templates and sequence building: exact strings, identical response ids in both contexts,
+downsampling, the length policy and the collated batch layout."""
+
+from __future__ import annotations
+
+import pytest
+
+from cut.records import Record
+from cut.sequences import Example, SequenceSettings, build_examples, collate, spans_to_token_mask
+from cut.templates import (ALPACA_JUDGED, ALPACA_PLAIN, Template, choose_template, context_ids,
+                           end_of_target_ids, judged_context, plain_context)
+
+NEG = Record(instruction="List fruit.", response="apples, pears", judgment='Contains a comma: "apples, pears".',
+             spans=[[6, 7]], id="n1")
+POS = Record(instruction="Say hi.", response="hi", judgment=None, id="p1")
+
+
+def test_alpaca_strings_are_the_papers(tiny_tokenizer):
+    t = Template("alpaca")
+    assert plain_context(t, tiny_tokenizer, "Do X") == ALPACA_PLAIN.format(instruction="Do X")
+    assert judged_context(t, tiny_tokenizer, "Do X", "Bad.").endswith(
+        "### Instruction:\nDo X\n\n### Judgment:\nBad.\n\n### Response:\n")
+    assert ALPACA_PLAIN.startswith("Below is an instruction that describes a task. Write a response that appropriately")
+
+
+def test_chat_contexts_use_the_models_template(tiny_tokenizer):
+    t = choose_template("auto", tiny_tokenizer)
+    assert t.kind == "chat"
+    assert plain_context(t, tiny_tokenizer, "Do X") == "<|im_start|>user\nDo X<|im_end|>\n<|im_start|>assistant\n"
+    judged = judged_context(t, tiny_tokenizer, "Do X", "Bad.")
+    assert judged.startswith("<|im_start|>user\nDo X\n\n") and "Bad.<|im_end|>" in judged
+    sys_judged = judged_context(Template("chat", "system"), tiny_tokenizer, "Do X", "Bad.")
+    assert sys_judged.startswith("<|im_start|>system\n") and "<|im_start|>user\nDo X<|im_end|>" in sys_judged
+
+
+def test_end_of_target(tiny_tokenizer):
+    assert end_of_target_ids(Template("chat"), tiny_tokenizer) == [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    assert end_of_target_ids(Template("alpaca"), tiny_tokenizer) == [tiny_tokenizer.eos_token_id]
+
+
+@pytest.mark.parametrize("kind", ["alpaca", "chat"])
+def test_response_ids_identical_in_both_contexts(tiny_tokenizer, kind):
+    t = Template(kind)
+    examples, report = build_examples([NEG, POS], tiny_tokenizer, t, SequenceSettings(positive_ratio=None))
+    neg = next(e for e in examples if e.is_negative)
+    eot = end_of_target_ids(t, tiny_tokenizer)
+    ids = tiny_tokenizer("apples, pears", add_special_tokens=False)["input_ids"]
+    assert neg.response_ids == ids + eot
+    batch = collate(examples, tiny_tokenizer.pad_token_id)
+    # the Misalign row and its Align-N row carry the very same response ids
+    A = batch["input_ids"].shape[0] - 1
+    mis, judged = batch["targets"][A], batch["targets"][batch["pair_index"][0]]
+    assert mis.tolist() == judged.tolist()
+    assert report.sequences == 3 and batch["input_ids"].shape[0] == 3  # no dummy rows
+    # each target sits right after its context in input_ids, predicted one position earlier
+    for r in range(3):
+        k = int(batch["resp_mask"][r].sum())
+        pos = batch["pred_pos"][r, :k] + 1
+        assert batch["input_ids"][r, pos].tolist() == batch["targets"][r, :k].tolist()
+    ctx = context_ids(t, tiny_tokenizer, plain_context(t, tiny_tokenizer, NEG.instruction))
+    assert batch["input_ids"][A, : len(ctx)].tolist() == ctx
+
+
+def test_span_mask_marks_overlapping_tokens():
+    offsets = [(0, 6), (6, 7), (7, 13)]  # "apples" "," " pears"
+    assert spans_to_token_mask([[6, 7]], offsets) == [False, True, False]
+    assert spans_to_token_mask([[5, 8]], offsets) == [True, True, True]
+    assert spans_to_token_mask([], offsets) == [False, False, False]
+
+
+def test_rejected_are_counted_and_never_trained(tiny_tokenizer):
+    bad = [Record("q", "r", "$ERROR$"), Record("q", "r", "  ")]
+    examples, report = build_examples(bad + [NEG], tiny_tokenizer, Template("chat"), SequenceSettings())
+    assert len(examples) == 1 and report.rejected == {"placeholder '$ERROR$'": 1, "empty judgment": 1}
+
+
+def test_downsampling_is_seeded_and_proportional(tiny_tokenizer):
+    pos = [Record(f"q{i}", "hi", None, id=str(i)) for i in range(40)]
+    negs = [Record(f"n{i}", "apples, pears", "bad", id=f"n{i}") for i in range(8)]
+    s = SequenceSettings(positive_ratio=0.25, seed=3)
+    ex1, r1 = build_examples(pos + negs, tiny_tokenizer, Template("chat"), s)
+    ex2, _ = build_examples(pos + negs, tiny_tokenizer, Template("chat"), s)
+    assert r1.positives_dropped == 38  # keep round(0.25 × 8) = 2
+    assert sum(not e.is_negative for e in ex1) == 2
+    assert [e.record_id for e in ex1] == [e.record_id for e in ex2]
+
+
+def test_length_policy_never_cuts_context(tiny_tokenizer):
+    t = Template("chat")
+    long = Record("q", "apples pears plums " * 20, "too long", id="L")
+    judged_len = len(context_ids(t, tiny_tokenizer, judged_context(t, tiny_tokenizer, "q", "too long")))
+    limit = judged_len + 5
+    ex, rep = build_examples([long], tiny_tokenizer, t, SequenceSettings(max_length=limit, positive_ratio=None))
+    assert rep.truncated == 1 and len(ex[0].response_ids) == 5
+    assert len(ex[0].judged_ids) == judged_len  # the judgment stays whole
+    ex, rep = build_examples([long], tiny_tokenizer, t,
+                             SequenceSettings(max_length=limit, length_policy="skip", positive_ratio=None))
+    assert ex == [] and rep.skipped_too_long == 1
+    ex, rep = build_examples([long], tiny_tokenizer, t, SequenceSettings(max_length=judged_len, positive_ratio=None))
+    assert ex == [] and rep.skipped_too_long == 1  # no room at all for the response
+
+
+def test_collate_span_masks():
+    ex = [Example(plain_ids=[1, 2], response_ids=[5, 6, 7], judged_ids=[1, 3, 4], span_mask=[False, True, False]),
+          Example(plain_ids=[1], response_ids=[8]),
+          Example(plain_ids=[1, 2], response_ids=[9, 9], judged_ids=[3])]
+    b = collate(ex, pad_id=0)
+    assert b["input_ids"].shape == (5, 6)
+    assert b["pair_index"].tolist() == [0, 2]
+    assert b["span_mask"].tolist() == [[False, True, False], [False, False, False]]
+    assert b["has_spans"].tolist() == [True, False]
+    assert b["attention_mask"][1].tolist() == [1, 1, 0, 0, 0, 0]
