@@ -159,7 +159,7 @@ def iter_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> Iterat
         except json.JSONDecodeError as err:
             if allow_torn_tail and number == len(lines) and not text.endswith("\n"):
                 return
-            raise RecordError(path, number, None, f"invalid JSON ({err.msg} at column {err.colno})") from None
+            raise RecordError(path, number, None, f"invalid JSON: {err.msg} (column {err.colno})") from None
 
 
 def read_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> list[Record]:
@@ -170,17 +170,15 @@ def read_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> list[R
 def append_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> int:
     """Append items one line each, flushing and fsyncing after each, and return the count.
 
-    If the file ends in a torn line (a writer was killed mid-write), a newline is written
-    first so the new record starts on a line of its own.
+    If the file ends in a torn line (a writer was killed mid-write), that partial line is
+    cut off first: it was never a complete record, and leaving it would put invalid JSON in
+    the middle of the file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with open(path, "a+b") as fh:
-        if fh.tell() > 0:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")
+        _drop_torn_tail(fh)
         for item in items:
             obj = item.to_dict() if isinstance(item, Record) else item
             fh.write((json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -190,28 +188,58 @@ def append_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> int
     return n
 
 
-def write_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> None:
-    """Replace ``path`` atomically (write to a temporary file, then rename)."""
-    path = Path(path)
+def _drop_torn_tail(fh) -> None:
+    """Truncate a binary file handle after its last newline (no-op if it ends in one)."""
+    size = fh.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    fh.seek(-1, os.SEEK_END)
+    if fh.read(1) == b"\n":
+        return
+    pos = size
+    while pos > 0:
+        step = min(4096, pos)
+        fh.seek(pos - step)
+        block = fh.read(step)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            fh.truncate(pos - step + cut + 1)
+            return
+        pos -= step
+    fh.truncate(0)
+
+
+def _atomic_write_text(path: Path, write) -> None:
+    """Write through ``write(fh)`` into a temporary sibling, fsync, rename; no temp left on failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> None:
+    """Replace ``path`` atomically (write to a temporary file, then rename)."""
+
+    def write(fh):
         for item in items:
             obj = item.to_dict() if isinstance(item, Record) else item
             fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+    _atomic_write_text(Path(path), write)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write one JSON document atomically (state files, metrics, configs)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+
+    def write(fh):
         json.dump(obj, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+    _atomic_write_text(Path(path), write)
