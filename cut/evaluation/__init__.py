@@ -1,0 +1,1 @@
+"""Evaluation: AlpacaEval-compatible formats and metrics, and verifiable-instruction checks."""
