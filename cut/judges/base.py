@@ -35,6 +35,7 @@ class Verdict:
     completion_tokens: int = 0
     seconds: float = 0.0
     cached: bool = False
+    skipped: bool = False  # a person chose to skip: not written, offered again next run
 
     @property
     def failed(self) -> bool:
@@ -49,3 +50,15 @@ class Judge(Protocol):
         """One verdict per item, in order. Must not raise for a single bad item: return a
         Verdict with ``error`` set instead."""
         ...
+
+
+class AnnotatorControl(Exception):
+    """Raised by an interactive judge to steer the collection loop instead of judging."""
+
+
+class UndoRequest(AnnotatorControl):
+    """Remove the last record written in this session and offer its item again."""
+
+
+class QuitRequest(AnnotatorControl):
+    """Stop now; everything judged so far is saved and a rerun resumes from here."""
