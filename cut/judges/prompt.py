@@ -1,0 +1,183 @@
+"""Judge prompts as versioned data files, rendering them to chat messages, and reading replies.
+
+A prompt file (``cut/data/judge_prompts/*.txt``, or any path) looks like::
+
+    # comments and blank lines are allowed in the header
+    name: cut-default
+    version: v1
+
+    [system]
+    ...system message...
+
+    [user]
+    ...user message with {instruction} and {response}...
+
+The header holds ``key: value`` lines (``name`` and ``version`` are required, no other keys
+exist). A line ``[system]`` or ``[user]`` opens a section that runs to the next section line;
+blank lines around a section are trimmed, everything else in it is kept verbatim, including
+``#`` and braces. ``[user]`` is required and must contain both ``{instruction}`` and
+``{response}``; ``[system]`` may be left out for models without a system role.
+
+Reading a reply follows the protocol of arXiv 2312.14591 (online setting): a reply that starts
+with "perfect" (any case) accepts the response; anything else is a critique. Two departures:
+the judge is asked to quote what it criticises, and the quotes are turned into character
+spans of the response; and a reply that cannot be used — empty, cut off at the token limit,
+or a refusal — is a *failure* (``Verdict.error``), never stored as a critique.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cut.errors import CutError
+from cut.judges.base import Verdict
+from cut.judges.quotes import spans_from_quotes
+from cut.records import RecordError
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "data" / "judge_prompts"
+DEFAULT_PROMPT = "cut-default-v1"
+
+_HEADER_KEYS = ("name", "version")
+_SECTIONS = ("system", "user")
+_PLACEHOLDERS = ("{instruction}", "{response}")
+_PLACEHOLDER_RE = re.compile(r"\{(instruction|response)\}")
+
+
+@dataclass
+class JudgePrompt:
+    """A parsed prompt file. ``user_template`` holds ``{instruction}`` and ``{response}``;
+    ``system`` is "" when the file has no ``[system]`` section."""
+
+    name: str
+    version: str
+    system: str
+    user_template: str
+    source: str = ""  # the file it was read from, for error messages
+
+
+def load_prompt(path_or_name: str | None = None) -> JudgePrompt:
+    """Read a prompt file: None → the packaged default; an existing path → that file; otherwise
+    the name of a packaged prompt (``cut-default-v1``, with or without ``.txt``)."""
+    path = _resolve(path_or_name or DEFAULT_PROMPT)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CutError(f"cannot read judge prompt {path}: {err}") from None
+    return parse_prompt(text, str(path))
+
+
+def _resolve(path_or_name: str) -> Path:
+    path = Path(path_or_name).expanduser()
+    if path.is_file():
+        return path
+    for candidate in (PROMPTS_DIR / path_or_name, PROMPTS_DIR / f"{path_or_name}.txt"):
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt"))) or "none"
+    raise CutError(f"judge prompt {path_or_name!r} is neither a file nor a packaged prompt (packaged: {known})")
+
+
+def parse_prompt(text: str, source: str = "<prompt>") -> JudgePrompt:
+    """Parse the file format described in the module docstring; errors name file and line."""
+    header: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.fullmatch(r"\[(\w+)\]\s*", line)
+        if match:
+            current = match.group(1).lower()
+            if current not in _SECTIONS:
+                raise RecordError(source, number, current, "unknown section (use [system] and [user])")
+            if current in sections:
+                raise RecordError(source, number, current, "section appears twice")
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            _read_header_line(line, number, source, header)
+    for key in _HEADER_KEYS:
+        if not header.get(key):
+            raise RecordError(source, None, key, "missing header line (e.g. 'name: my-judge', 'version: v1')")
+    system = "\n".join(sections.get("system", [])).strip("\n")
+    user = "\n".join(sections.get("user", [])).strip("\n")
+    if not user.strip():
+        raise RecordError(source, None, "user", "missing or empty [user] section")
+    for placeholder in _PLACEHOLDERS:
+        if placeholder not in user:
+            raise RecordError(source, None, "user", f"the [user] section must contain {placeholder}")
+    return JudgePrompt(header["name"], header["version"], system, user, source)
+
+
+def _read_header_line(line: str, number: int, source: str, header: dict[str, str]) -> None:
+    key, sep, value = line.partition(":")
+    key = key.strip().lower()
+    if not sep:
+        raise RecordError(source, number, None, "header lines are 'key: value' (or start a section with [system])")
+    if key not in _HEADER_KEYS:
+        raise RecordError(source, number, key, f"unknown header key (known: {', '.join(_HEADER_KEYS)})")
+    header[key] = value.strip()
+
+
+def render_messages(prompt: JudgePrompt, instruction: str, response: str) -> list[dict]:
+    """Chat messages for one item. Substitution is literal (no ``str.format``), so braces in the
+    instruction, the response or the template are never interpreted."""
+    # One pass over the template, so an instruction that contains "{response}" stays as written.
+    values = {"instruction": instruction, "response": response}
+    user = _PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], prompt.user_template)
+    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    return messages + [{"role": "user", "content": user}]
+
+
+# Leading decoration a judge may wrap its verdict in: markdown emphasis, headings, quotes.
+_DECORATION = " \t\r\n\"'`*_#>~“”‘’«»"
+
+# Refusals are matched only at the very start of the reply: a critique may legitimately
+# *quote* a refusal found in the response ('The response says "As an AI, I cannot..."').
+_REFUSAL = re.compile(
+    r"(i'?m sorry|i am sorry|sorry)[,.!]?\s+(but\s+)?i\s+(can(not|'t| not)|am unable|won'?t|am not able)"
+    r"|as an ai\b"
+    r"|i\s+(can(not|'t| not)|am unable to|won'?t|am not able to)\s+"
+    r"(assist|help|comply|provide|evaluate|review|fulfil|do that|answer)",
+    re.IGNORECASE,
+)
+
+
+def is_perfect(text: str) -> bool:
+    """True when the reply, after leading markdown/quotes, starts with "perfect" in any case.
+    A prefix test, the same rule as ``cut.records.classify_judgment``."""
+    return text.lstrip(_DECORATION).lower().startswith("perfect")
+
+
+def is_refusal(text: str) -> bool:
+    normalised = text.strip().replace("’", "'")
+    return _REFUSAL.match(normalised) is not None
+
+
+def parse_reply(text: str | None, response: str, finish_reason: str | None = None) -> Verdict:
+    """Turn a judge reply into a Verdict. ``raw`` is always the reply as received.
+
+    - cut off (``finish_reason == "length"``), filtered, empty, or a refusal → ``Verdict(error=...)``;
+    - starts with "perfect" → ``judgment=None`` (acceptable);
+    - otherwise ``judgment`` = the stripped reply and ``spans`` = the quotes of the reply
+      located in ``response`` (exact, then whitespace/case-normalised; unmatched quotes give
+      no span and stay in the text).
+    """
+    if finish_reason == "length":
+        return Verdict(raw=text, error="judge reply was cut off at max_tokens (finish_reason=length)")
+    if finish_reason == "content_filter":
+        return Verdict(raw=text, error="judge reply was withheld by a content filter")
+    if text is None or not text.strip():
+        return Verdict(raw=text, error="judge reply was empty")
+    if is_refusal(text):
+        return Verdict(raw=text, error=f"judge refused: {_first_line(text)}")
+    if is_perfect(text):
+        return Verdict(judgment=None, raw=text)
+    critique = text.strip()
+    return Verdict(judgment=critique, spans=spans_from_quotes(critique, response), raw=text)
+
+
+def _first_line(text: str, limit: int = 80) -> str:
+    line = text.strip().splitlines()[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
