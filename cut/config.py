@@ -34,6 +34,15 @@ def resolve_recipe(name_or_path: str) -> Path:
     raise CutError(f"config {name_or_path!r} is neither a file nor a recipe in {RECIPES_DIR} (recipes: {known})")
 
 
+def resolve_data_path(path: str) -> str:
+    """A data path as given, or relative to the repository root when a recipe names a bundled
+    file (``judgments/...``) and the command runs from elsewhere."""
+    if Path(path).exists() or Path(path).is_absolute():
+        return path
+    bundled = REPO_ROOT / path
+    return str(bundled) if bundled.exists() else path
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["lr=3e-4", "data=[a.jsonl, b.jsonl]"]`` → typed dict (values parsed as YAML)."""
     out: dict[str, Any] = {}

@@ -24,6 +24,11 @@ from cut.templates import (Template, context_ids, end_of_target_ids, judged_cont
                            response_ids)
 
 LENGTH_POLICIES = ("truncate", "skip")
+# What the records train: "cut" (Align-P + Align-N + Misalign), "sft" (positives only, plain
+# likelihood: rejection-sampling fine-tuning, the paper's Align-P-only ablation), "hindsight"
+# (likelihood of every response given its judgment; positives get HINDSIGHT_POSITIVE).
+METHODS = ("cut", "sft", "hindsight")
+HINDSIGHT_POSITIVE = "Perfect."
 
 
 @dataclass
@@ -34,6 +39,7 @@ class SequenceSettings:
     # None keeps every positive.
     positive_ratio: float | None = 0.25
     seed: int = 42
+    method: str = "cut"
 
 
 @dataclass
@@ -85,13 +91,21 @@ def build_examples(records: list[Record], tokenizer, template: Template,
         else:
             report.rejected[reason] += 1
     report.positive, report.negative = len(positives), len(negatives)
-    kept_pos = downsample_positives(positives, len(negatives), settings.positive_ratio, settings.seed)
+    if settings.method not in METHODS:
+        raise CutError(f"unknown method {settings.method!r}: use one of {', '.join(METHODS)}")
+    if settings.method == "cut":
+        kept_pos = downsample_positives(positives, len(negatives), settings.positive_ratio, settings.seed)
+    else:  # the baselines train on every record they use: nothing to balance against
+        kept_pos = positives
+    if settings.method == "sft":
+        negatives = []
     report.positives_dropped = len(positives) - len(kept_pos)
 
     eot = end_of_target_ids(template, tokenizer)
+    tokenize = tokenize_hindsight if settings.method == "hindsight" else tokenize_record
     examples = []
     for rec in kept_pos + negatives:
-        ex = tokenize_record(rec, tokenizer, template, eot)
+        ex = tokenize(rec, tokenizer, template, eot)
         ex = apply_length_policy(ex, settings, report)
         if ex is not None:
             examples.append(ex)
@@ -120,6 +134,14 @@ def tokenize_record(rec: Record, tokenizer, template: Template, eot: list[int]) 
             span_mask = spans_to_token_mask(rec.spans, offsets) + [False] * len(eot)
     return Example(plain_ids=plain, response_ids=ids + list(eot), judged_ids=judged,
                    span_mask=span_mask, record_id=rec.id)
+
+
+def tokenize_hindsight(rec: Record, tokenizer, template: Template, eot: list[int]) -> Example:
+    """Hindsight baseline: one likelihood row, the response after its judged context."""
+    ids, _ = response_ids(tokenizer, rec.response)
+    judgment = rec.judgment if classify_judgment(rec.judgment)[0] == NEGATIVE else HINDSIGHT_POSITIVE
+    ctx = context_ids(template, tokenizer, judged_context(template, tokenizer, rec.prompt, judgment))
+    return Example(plain_ids=ctx, response_ids=ids + list(eot), record_id=rec.id)
 
 
 def spans_to_token_mask(spans: list[list[int]], offsets: list[tuple[int, int]]) -> list[bool]:

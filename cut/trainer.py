@@ -29,6 +29,9 @@ from cut import losses
 from cut.models import DEFAULT_LORA_TARGETS
 
 MASK_PASSES = ("train", "nograd")
+# Counts kept over a whole training run (for per-round reports): flagged / Misalign tokens,
+# the summed log ratio, and the ratio detector's confusion counts against judge spans.
+RUN_TOTALS = ("n_flagged", "n_mis_tokens", "n_like_tokens", "log_ratio_sum", "span_tp", "span_fp", "span_fn")
 
 
 @dataclass
@@ -63,6 +66,8 @@ class CUTConfig(TrainingArguments):
     model_dtype: str = field(default="float32", metadata={"help": "dtype the base weights are loaded in"})
     logprob_chunk_size: int = field(default=1024, metadata={"help": "response positions per fp32 output-projection chunk"})
     max_records: int | None = field(default=None, metadata={"help": "use only the first N records of the data (quick runs)"})
+    method: str = field(default="cut", metadata={"help": "cut | sft (positives only) | hindsight (likelihood given the judgment)"})
+    init_adapter: str | None = field(default=None, metadata={"help": "continue training this LoRA adapter instead of a fresh one"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -121,6 +126,7 @@ class CUTTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._sums: dict[str, float] = defaultdict(float)
         self._count = 0
+        self.run_totals: dict[str, float] = defaultdict(float)  # over the whole run, never reset
         # Our loss is a per-micro-batch mean: let the Trainer divide by accumulation steps.
         self.model_accepts_loss_kwargs = False
 
@@ -161,13 +167,15 @@ class CUTTrainer(Trainer):
         return lp[:M], lp[M:]
 
     def _accumulate(self, terms: dict, ratio, span_mask, span_valid) -> None:
-        for k, v in terms.items():
-            self._sums[k] += float(v)
-        self._sums["log_ratio_sum"] += terms["log_ratio_mean"] * terms["n_mis_tokens"]
+        """Add one micro-batch to the logging window and to the whole-run totals."""
         tp, fp, fn = losses.span_detection_counts(ratio, span_mask, span_valid)
-        self._sums["span_tp"] += tp
-        self._sums["span_fp"] += fp
-        self._sums["span_fn"] += fn
+        step = {**{k: float(v) for k, v in terms.items()},
+                "log_ratio_sum": terms["log_ratio_mean"] * terms["n_mis_tokens"],
+                "span_tp": tp, "span_fp": fp, "span_fn": fn}
+        for k, v in step.items():
+            self._sums[k] += v
+        for k in RUN_TOTALS:
+            self.run_totals[k] += step[k]
         self._count += 1
 
     def log(self, logs: dict, *args, **kwargs) -> None:

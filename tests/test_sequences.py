@@ -110,3 +110,19 @@ def test_collate_span_masks():
     assert b["span_mask"].tolist() == [[False, True, False], [False, False, False]]
     assert b["has_spans"].tolist() == [True, False]
     assert b["attention_mask"][1].tolist() == [1, 1, 0, 0, 0, 0]
+
+
+def test_sft_keeps_only_positives_as_plain_likelihood(tiny_tokenizer):
+    examples, report = build_examples([NEG, POS, POS], tiny_tokenizer, Template("chat"),
+                                      SequenceSettings(method="sft", positive_ratio=0.25))
+    assert len(examples) == 2 and not any(e.is_negative for e in examples)  # no downsampling, no negatives
+    assert report.sequences == 2
+
+
+def test_hindsight_puts_every_response_after_its_judgment(tiny_tokenizer):
+    t = Template("chat")
+    examples, report = build_examples([NEG, POS], tiny_tokenizer, t, SequenceSettings(method="hindsight"))
+    assert report.sequences == 2 and not any(e.is_negative for e in examples)
+    contexts = {tiny_tokenizer.decode(e.plain_ids) for e in examples}
+    assert contexts == {judged_context(t, tiny_tokenizer, NEG.instruction, NEG.judgment),
+                        judged_context(t, tiny_tokenizer, POS.instruction, "Perfect.")}

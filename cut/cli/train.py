@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_RECIPE = "cpu-default"
+ONLINE_RECIPE, QUICK_RECIPE = "online-cpu", "online-quick"
 
 
 def register(sub) -> None:
@@ -15,8 +16,19 @@ def register(sub) -> None:
                     "e.g. `cut train --data j.jsonl cut_lambda=1.2 learning_rate=1e-4`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--online", action="store_true",
+                   help="run online rounds: fresh prompts → generate → judge → train → evaluate "
+                        f"(default recipe: {ONLINE_RECIPE})")
+    p.add_argument("--quick", action="store_true", help=f"with --online: the short recipe {QUICK_RECIPE} (< 5 min)")
+    p.add_argument("--run-dir", help="with --online: the run directory (rerun the same command to resume)")
+    p.add_argument("--method", choices=["cut", "sft", "hindsight"], help="what the records train (default: cut)")
+    p.add_argument("--detector", choices=["ratio", "spans", "union", "intersection"],
+                   help="which Misalign tokens get unlikelihood (default: ratio)")
+    p.add_argument("--rounds", type=int, help="with --online: number of rounds")
+    p.add_argument("--judge", help="with --online: judge spec (rules, openai:MODEL, human, hf:PATH)")
     p.add_argument("--data", nargs="+", metavar="FILE", help="judgment files (JSONL/JSON/CSV; format auto-detected)")
-    p.add_argument("--config", default=DEFAULT_RECIPE, help="recipe name in training/ or a YAML path (default: %(default)s)")
+    p.add_argument("--config", default=None, help=f"recipe name in training/ or a YAML path (default: {DEFAULT_RECIPE}, "
+                                                 f"or {ONLINE_RECIPE} with --online)")
     p.add_argument("--model", help="Hub id, local directory, .gguf file or alias (overrides the recipe)")
     p.add_argument("-o", "--output-dir", help="where the adapter, config and logs go")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
@@ -32,6 +44,8 @@ def run(args) -> int:
 
     from cut.trainer import CUTConfig
 
+    if args.online:
+        return run_online_cli(args)
     if args.help_config:
         return _print_settings(CUTConfig)
     overrides = parse_overrides(args.overrides)
@@ -43,7 +57,10 @@ def run(args) -> int:
         overrides["skip_invalid"] = True
     if args.resume:
         overrides["resume_from_checkpoint"] = "last"
-    config = build_config(CUTConfig, args.config, overrides)
+    for key in ("method", "detector"):
+        if getattr(args, key):
+            overrides[key] = getattr(args, key)
+    config = build_config(CUTConfig, args.config or DEFAULT_RECIPE, overrides)
 
     from cut.offline import train_offline
     from cut.progress import console
@@ -58,13 +75,34 @@ def run(args) -> int:
 def _print_settings(cls) -> int:
     import dataclasses
 
-    from cut.trainer import TrainingArguments
+    from transformers import TrainingArguments
 
-    own = {f.name for f in dataclasses.fields(TrainingArguments)}
-    print("CUT settings (plus every transformers TrainingArguments field, e.g. learning_rate):")
+    own = {f.name for f in dataclasses.fields(TrainingArguments)} if issubclass(cls, TrainingArguments) else set()
+    print(f"{cls.__name__} settings" + (" (plus every transformers TrainingArguments field, e.g. learning_rate):"
+                                        if own else ":"))
     for f in dataclasses.fields(cls):
         if f.name in own:
             continue
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         print(f"  {f.name:<22} {default!r:<28} {f.metadata.get('help', '')}")
+    return 0
+
+
+def run_online_cli(args) -> int:
+    from cut.config import build_config, parse_overrides
+    from cut.online import OnlineConfig, run_online
+
+    if args.help_config:
+        return _print_settings(OnlineConfig)
+    if args.data:
+        from cut.errors import CutError
+
+        raise CutError("--data is for offline training; online rounds make their own data (see --judge)")
+    overrides = parse_overrides(args.overrides)
+    for key, value in (("run_dir", args.run_dir), ("model", args.model), ("method", args.method),
+                       ("detector", args.detector), ("rounds", args.rounds), ("judge", args.judge)):
+        if value is not None:
+            overrides[key] = value
+    recipe = args.config or (QUICK_RECIPE if args.quick else ONLINE_RECIPE)
+    run_online(build_config(OnlineConfig, recipe, overrides))
     return 0

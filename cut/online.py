@@ -1,0 +1,296 @@
+"""The online loop (``cut train --online``): rounds of fresh prompts → generate → judge →
+train → carry → evaluate, resumable at every step.
+
+This is the procedure the CUT paper ran by hand (arXiv 2312.14591 §4.2, "online
+alignment"): each round the current model answers instructions it has not seen, a judge
+critiques the answers, and CUT trains on the judgments before the next round. Here it is one
+command with a run directory that describes itself:
+
+    run_dir/
+      online_config.json        the full resolved config
+      state.json                steps finished so far (atomic; the only state)
+      round-0/metrics.json      evaluation of the starting model
+      round-r/prompts.jsonl     this round's training prompts (never seen before, never eval)
+      round-r/records.jsonl     judgment records (+ .responses/.errors files from collect)
+      round-r/adapter/          the trained adapter, its logs and checkpoints
+      round-r/model/            the merged policy for the next round
+      round-r/eval.jsonl        held-out responses; round-r/metrics.json the scores
+      report.csv, report.png    pass rate per round
+
+The loop only sequences steps; each is a library call used elsewhere (collect, train_offline,
+merge_adapter, generation + verifiable scoring). Killing the process loses only the step in
+flight: collect and training resume on their own, and a step is marked done in the state file
+only after its outputs are written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cut.config import config_to_dict, resolve_data_path
+from cut.errors import CutError
+from cut.records import write_json_atomic
+
+CARRY_MODES = ("merge", "adapter")
+ROUND_STEPS = ("prompts", "collect", "train", "carry", "evaluate")
+
+
+@dataclass
+class OnlineConfig:
+    """Settings of ``cut train --online``; recipes in ``training/online-*.yaml``."""
+
+    run_dir: str = "runs/online-cpu"
+    model: str = "smollm2-135m-instruct"  # the starting policy
+    rounds: int = 3
+    method: str = "cut"  # cut | sft | hindsight
+    detector: str = "ratio"  # ratio | spans | union | intersection (method cut)
+    judge: str = "rules"  # any judge spec of `cut collect`
+    judge_options: dict[str, Any] = field(default_factory=dict)
+    prompts: str = "verifiable"  # "verifiable" (generated train split) or a prompt file (a pool)
+    constraints: list[str] | None = None  # constraint ids for generated prompts (None: defaults)
+    max_constraints: int = 1
+    prompts_per_round: int = 64
+    samples_per_prompt: int = 4
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_new_tokens: int = 96
+    gen_batch_size: int = 32
+    eval_prompts: str = "eval/verifiable-heldout.jsonl"  # IFEval-format held-out set
+    eval_limit: int | None = None
+    eval_max_new_tokens: int = 96
+    carry: str = "merge"  # merge: new LoRA on the merged model; adapter: keep training one adapter
+    train_recipe: str = "cpu-default"  # a `cut train` recipe for the per-round training settings
+    train: dict[str, Any] = field(default_factory=dict)  # overrides of that recipe
+    template: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self):
+        from cut.sequences import METHODS
+
+        if self.method not in METHODS:
+            raise CutError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.carry not in CARRY_MODES:
+            raise CutError(f"carry must be merge or adapter, got {self.carry!r}")
+        if self.rounds < 1 or self.prompts_per_round < 1 or self.samples_per_prompt < 1:
+            raise CutError("rounds, prompts_per_round and samples_per_prompt must be at least 1")
+
+
+class RunState:
+    """``state.json``: the steps finished, written atomically after each step."""
+
+    def __init__(self, run_dir: Path, fingerprint: str):
+        self.path = run_dir / "state.json"
+        self.fingerprint = fingerprint
+        self.done: list[str] = []
+        self.times: dict[str, float] = {}
+
+    @classmethod
+    def open(cls, run_dir: Path, fingerprint: str) -> "RunState":
+        state = cls(run_dir, fingerprint)
+        if not state.path.exists():
+            if any(run_dir.glob("round-*")):
+                raise CutError(f"{state.path} is missing but {run_dir} holds rounds: refusing to start over "
+                               f"silently; restore the state file or use a new run directory")
+            return state
+        try:
+            data = json.loads(state.path.read_text())
+            state.done, state.times = list(data["done"]), dict(data.get("times", {}))
+            saved = data["fingerprint"]
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise CutError(f"{state.path} is corrupt ({err}); fix or remove it (removing restarts the run)") from None
+        if saved != fingerprint:
+            raise CutError(f"{run_dir} holds a run with different settings (see online_config.json); "
+                           f"use another run directory or the same settings to resume")
+        return state
+
+    def mark(self, step: str, seconds: float) -> None:
+        self.done.append(step)
+        self.times[step] = round(seconds, 2)
+        write_json_atomic(self.path, {"fingerprint": self.fingerprint, "done": self.done, "times": self.times})
+
+
+def fingerprint(config: OnlineConfig) -> str:
+    """What makes two runs the same run: every setting but the directory."""
+    d = {k: v for k, v in config_to_dict(config).items() if k != "run_dir"}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = None) -> list[dict]:
+    """Run (or resume) every round; return the per-round metrics."""
+    from cut.progress import console
+
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState.open(run_dir, fingerprint(config))
+    write_json_atomic(run_dir / "online_config.json", config_to_dict(config))
+    steps = [("round-0", "evaluate")] + [(f"round-{r}", s) for r in range(1, config.rounds + 1) for s in ROUND_STEPS]
+    started = time.monotonic()
+    for i, (round_name, step) in enumerate(steps):
+        name = f"{round_name}/{step}"
+        if name in state.done:
+            continue
+        remaining = _estimate_remaining(state, steps[i:])
+        console.rule(f"[bold]{name}[/bold]  ·  step {i + 1}/{len(steps)}"
+                     + (f"  ·  about {remaining / 60:.0f} min left" if remaining else ""))
+        t0 = time.monotonic()
+        STEPS[step](config, run_dir, int(round_name.split("-")[1]))
+        state.mark(name, time.monotonic() - t0)
+        if on_step:
+            on_step(name)
+    metrics = collect_metrics(run_dir, config.rounds)
+    from cut.online_report import round_table, rows_for, write_report
+
+    write_report([run_dir], run_dir / "report")
+    console.print(round_table(rows_for(run_dir), title=f"{run_dir}  ·  method {config.method}"
+                                             + (f" / {config.detector}" if config.method == "cut" else "")))
+    console.print(f"[green]done[/green] in {(time.monotonic() - started) / 60:.1f} min this session; "
+                  f"report: {run_dir / 'report.png'}")
+    return metrics
+
+
+def _estimate_remaining(state: RunState, todo: list[tuple[str, str]]) -> float | None:
+    """Seconds left, from the mean time of finished steps of the same kind."""
+    by_kind: dict[str, list[float]] = {}
+    for name, secs in state.times.items():
+        by_kind.setdefault(name.split("/")[1], []).append(secs)
+    if not by_kind:
+        return None
+    known = [sum(v) / len(v) for v in by_kind.values()]
+    fallback = sum(known) / len(known)
+    return sum(sum(by_kind[s]) / len(by_kind[s]) if s in by_kind else fallback for _, s in todo)
+
+
+# ---- the steps -------------------------------------------------------------------------
+
+def policy_for(run_dir: Path, r: int, config: OnlineConfig) -> str:
+    """The model that answers in round r (and is evaluated after round r-1)."""
+    return config.model if r == 0 else str(run_dir / f"round-{r}" / "model")
+
+
+def step_prompts(config: OnlineConfig, run_dir: Path, r: int) -> None:
+    """Round r's training prompts: slice r of one seeded pool, so rounds never overlap and
+    (generated prompts) never meet the evaluation split."""
+    from cut.verifiable import generate_prompts, write_ifeval
+
+    n = config.prompts_per_round
+    if config.prompts == "verifiable":
+        pool = generate_prompts(n * config.rounds, "train", seed=config.seed, constraint_ids=config.constraints,
+                                max_constraints=config.max_constraints)
+        chosen = pool[(r - 1) * n: r * n]
+        write_ifeval(run_dir / f"round-{r}" / "prompts.jsonl", chosen)
+        return
+    from cut.prompt_sources import read_prompts
+    from cut.records import write_jsonl
+
+    pool = read_prompts(resolve_data_path(config.prompts))
+    eval_texts = {p.prompt for p in read_prompts(resolve_data_path(config.eval_prompts))}
+    pool = [p for p in pool if p.prompt not in eval_texts]
+    if len(pool) < n * config.rounds:
+        raise CutError(f"{config.prompts} has {len(pool)} prompts outside the evaluation set; "
+                       f"{config.rounds} rounds × {n} need {n * config.rounds}")
+    chosen = pool[(r - 1) * n: r * n]
+    write_jsonl(run_dir / f"round-{r}" / "prompts.jsonl",
+                [{"key": p.key, "prompt": p.prompt, **p.metadata} for p in chosen])
+
+
+def step_collect(config: OnlineConfig, run_dir: Path, r: int) -> None:
+    from cut.collect import CollectConfig, collect
+    from cut.generation import GenerationSettings
+
+    rd = run_dir / f"round-{r}"
+    gen = GenerationSettings(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                             top_p=config.top_p, batch_size=config.gen_batch_size, seed=config.seed + r,
+                             num_samples=config.samples_per_prompt)
+    summary = collect(CollectConfig(prompts=str(rd / "prompts.jsonl"), output=str(rd / "records.jsonl"),
+                                    judge=config.judge, model=_generation_model(config, run_dir, r),
+                                    template=config.template, generation=gen,
+                                    judge_options=dict(config.judge_options), round=r, source="online"))
+    if summary.remaining:
+        raise CutError(f"round {r}: {summary.remaining} items could not be judged (see {summary.errors}); "
+                       f"rerun the same command to retry them")
+
+
+def _generation_model(config: OnlineConfig, run_dir: Path, r: int) -> str:
+    return config.model if r == 1 else str(run_dir / f"round-{r - 1}" / "model")
+
+
+def step_train(config: OnlineConfig, run_dir: Path, r: int) -> None:
+    from cut.config import build_config
+    from cut.offline import train_offline
+    from cut.trainer import CUTConfig
+
+    rd = run_dir / f"round-{r}"
+    out = rd / "adapter"
+    overrides = {**config.train, "data": [str(rd / "records.jsonl")], "output_dir": str(out),
+                 "method": config.method, "detector": config.detector, "template": config.template,
+                 "seed": config.seed + r}
+    if config.carry == "merge":
+        overrides["model"] = _generation_model(config, run_dir, r)
+    else:
+        overrides["model"] = config.model
+        if r > 1:
+            overrides["init_adapter"] = str(run_dir / f"round-{r - 1}" / "adapter")
+    if any(out.glob("checkpoint-*")):
+        overrides["resume_from_checkpoint"] = "last"
+    train_offline(build_config(CUTConfig, config.train_recipe, overrides))
+
+
+def step_carry(config: OnlineConfig, run_dir: Path, r: int) -> None:
+    """Fold this round's adapter into the policy the next round (and evaluation) uses."""
+    from cut.models import merge_adapter
+
+    rd = run_dir / f"round-{r}"
+    base = _generation_model(config, run_dir, r) if config.carry == "merge" else config.model
+    merge_adapter(base, str(rd / "adapter"), str(rd / "model"))
+
+
+def step_evaluate(config: OnlineConfig, run_dir: Path, r: int) -> None:
+    """Greedy answers to the held-out verifiable prompts, scored strict and loose."""
+    from cut.evaluation.verifiable_run import evaluate_verifiable
+
+    rd = run_dir / f"round-{r}"
+    result = evaluate_verifiable(policy_for(run_dir, r, config), resolve_data_path(config.eval_prompts),
+                                 rd / "eval.jsonl", limit=config.eval_limit,
+                                 max_new_tokens=config.eval_max_new_tokens, template=config.template,
+                                 batch_size=config.gen_batch_size)
+    metrics = {"round": r, "eval": result, **round_training_metrics(rd)}
+    write_json_atomic(rd / "metrics.json", metrics)
+
+
+def round_training_metrics(rd: Path) -> dict:
+    """Acceptance rate of the round's samples and the detector totals of its training."""
+    from cut.records import read_jsonl
+
+    out: dict[str, Any] = {}
+    records_path = rd / "records.jsonl"
+    if records_path.exists():
+        records = read_jsonl(records_path, allow_torn_tail=True)
+        out["train_records"] = len(records)
+        out["train_acceptable"] = sum(r.polarity == "positive" for r in records) / len(records) if records else None
+    totals = rd / "adapter" / "detector_totals.json"
+    if totals.exists():
+        out["detector"] = json.loads(totals.read_text())
+    return out
+
+
+STEPS: dict[str, Callable[[OnlineConfig, Path, int], None]] = {
+    "prompts": step_prompts, "collect": step_collect, "train": step_train,
+    "carry": step_carry, "evaluate": step_evaluate,
+}
+
+
+def collect_metrics(run_dir: Path, rounds: int | None = None) -> list[dict]:
+    out = []
+    for path in sorted(run_dir.glob("round-*/metrics.json"), key=lambda p: int(p.parent.name.split("-")[1])):
+        out.append(json.loads(path.read_text()))
+    return out if rounds is None else [m for m in out if m["round"] <= rounds]
+
+
+def config_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(OnlineConfig))

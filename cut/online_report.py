@@ -1,0 +1,100 @@
+"""Per-round results of online runs: a terminal table, a CSV and a PNG plot.
+
+``write_report([run_dir, ...], stem)`` writes ``stem.csv`` and ``stem.png`` with the held-out
+prompt-level pass rate (strict, with its 95% interval) per round, one line per run, so
+methods run into sibling directories can be seen side by side (``cut report DIR``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+CSV_COLUMNS = ["run", "method", "detector", "round", "prompt_strict", "prompt_lo", "prompt_hi",
+               "instruction_strict", "instruction_lo", "instruction_hi", "prompt_loose",
+               "train_acceptable", "flagged_frac", "ratio_precision", "ratio_recall"]
+
+
+def rows_for(run_dir: Path) -> list[dict]:
+    cfg_path = run_dir / "online_config.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    rows = []
+    for path in sorted(run_dir.glob("round-*/metrics.json"), key=lambda p: int(p.parent.name.split("-")[1])):
+        m = json.loads(path.read_text())
+        ev, det = m.get("eval", {}), m.get("detector") or {}
+        rows.append({
+            "run": run_dir.name, "method": cfg.get("method", ""), "detector": cfg.get("detector", ""),
+            "round": m["round"],
+            "prompt_strict": ev.get("prompt_level_strict"), "prompt_lo": (ev.get("prompt_level_strict_ci") or [None, None])[0],
+            "prompt_hi": (ev.get("prompt_level_strict_ci") or [None, None])[1],
+            "instruction_strict": ev.get("instruction_level_strict"),
+            "instruction_lo": (ev.get("instruction_level_strict_ci") or [None, None])[0],
+            "instruction_hi": (ev.get("instruction_level_strict_ci") or [None, None])[1],
+            "prompt_loose": ev.get("prompt_level_loose"),
+            "train_acceptable": m.get("train_acceptable"), "flagged_frac": det.get("flagged_frac"),
+            "ratio_precision": det.get("ratio_precision"), "ratio_recall": det.get("ratio_recall"),
+        })
+    return rows
+
+
+def round_table(metrics_or_rows, title: str = "online rounds") -> Table:
+    rows = metrics_or_rows if metrics_or_rows and "prompt_strict" in metrics_or_rows[0] else None
+    if rows is None:
+        raise TypeError("round_table takes rows from rows_for()")
+    table = Table(title=title)
+    for col in ("run", "round", "prompt-level (95% CI)", "instruction-level (95% CI)", "train acceptable",
+                "flagged", "ratio P / R vs spans"):
+        table.add_column(col, justify="right" if col != "run" else "left")
+    for r in rows:
+        table.add_row(r["run"], str(r["round"]), _rate(r["prompt_strict"], r["prompt_lo"], r["prompt_hi"]),
+                      _rate(r["instruction_strict"], r["instruction_lo"], r["instruction_hi"]),
+                      _pct(r["train_acceptable"]), _pct(r["flagged_frac"]),
+                      "–" if r["ratio_precision"] is None and r["ratio_recall"] is None
+                      else f"{_pct(r['ratio_precision'])} / {_pct(r['ratio_recall'])}")
+    return table
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def _rate(v, lo, hi) -> str:
+    return "–" if v is None else f"{100 * v:.1f} ({100 * lo:.1f}–{100 * hi:.1f})"
+
+
+def write_report(run_dirs: list[Path], stem: Path) -> tuple[Path, Path]:
+    """CSV + PNG of pass rate per round for each run; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for d in run_dirs for row in rows_for(Path(d))]
+    csv_path, png_path = stem.with_suffix(".csv"), stem.with_suffix(".png")
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for run in dict.fromkeys(r["run"] for r in rows):
+        rr = [r for r in rows if r["run"] == run and r["prompt_strict"] is not None]
+        x = [r["round"] for r in rr]
+        y = [100 * r["prompt_strict"] for r in rr]
+        lo = [100 * r["prompt_lo"] for r in rr]
+        hi = [100 * r["prompt_hi"] for r in rr]
+        label = f"{run} ({rr[0]['method']}{'/' + rr[0]['detector'] if rr and rr[0]['method'] == 'cut' else ''})" if rr else run
+        ax.plot(x, y, marker="o", label=label)
+        ax.fill_between(x, lo, hi, alpha=0.15)
+    ax.set_xlabel("round (0 = starting model)")
+    ax.set_ylabel("held-out prompt-level pass rate, strict (%)")
+    ax.set_title("Online alignment on verifiable instructions (95% Wilson CI)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=120)
+    plt.close(fig)
+    return csv_path, png_path

@@ -1,0 +1,119 @@
+"""The online loop on a tiny model through the CLI: every file of the run directory, resume
+after SIGKILL in round 2's training, disjoint prompts, and loud errors for a bad state file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def online_args(model, run_dir, *extra):
+    return [sys.executable, "-m", "cut", "train", "--online", "--quick", "--model", str(model), "--run-dir", str(run_dir),
+            "rounds=2", "prompts_per_round=4", "samples_per_prompt=2", "max_new_tokens=12", "eval_limit=6",
+            "eval_max_new_tokens=12", "train={per_device_train_batch_size: 1, num_train_epochs: 4, save_steps: 2, "
+            "logging_steps: 1, max_length: 160, positive_ratio: null}", *extra]
+
+
+def run(args, timeout=600):
+    return subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def record_keys(run_dir, r):
+    return [json.loads(line)["id"] for line in (run_dir / f"round-{r}" / "records.jsonl").read_text().splitlines()]
+
+
+def prompt_texts(run_dir, r):
+    return [json.loads(line)["prompt"] for line in (run_dir / f"round-{r}" / "prompts.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_model_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("online") / "full"
+    r = run(online_args(tiny_model_dir, run_dir))
+    assert r.returncode == 0, r.stderr[-3000:]
+    return run_dir
+
+
+def test_run_directory_holds_every_file(full_run):
+    for name in ("online_config.json", "state.json", "report.csv", "report.png", "round-0/metrics.json",
+                 "round-0/eval.jsonl"):
+        assert (full_run / name).exists(), name
+    for r in (1, 2):
+        for name in ("prompts.jsonl", "records.jsonl", "adapter/adapter_model.safetensors",
+                     "adapter/detector_totals.json", "model/model.safetensors", "eval.jsonl", "metrics.json"):
+            assert (full_run / f"round-{r}" / name).exists(), f"round-{r}/{name}"
+        assert len(record_keys(full_run, r)) == 8  # 4 prompts × 2 samples
+    state = json.loads((full_run / "state.json").read_text())
+    assert state["done"][0] == "round-0/evaluate" and state["done"][-1] == "round-2/evaluate" and len(state["done"]) == 11
+    metrics = json.loads((full_run / "round-2" / "metrics.json").read_text())
+    assert metrics["eval"]["n_prompts"] == 6 and 0 <= metrics["train_acceptable"] <= 1
+    saved = json.loads((full_run / "online_config.json").read_text())
+    assert saved["rounds"] == 2 and saved["train"]["num_train_epochs"] == 4
+    rows = (full_run / "report.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3  # header + rounds 0..2
+    # training prompts never repeat across rounds and never come from the held-out set
+    p1, p2 = prompt_texts(full_run, 1), prompt_texts(full_run, 2)
+    heldout = {json.loads(line)["prompt"] for line in (full_run / "round-0" / "eval.jsonl").read_text().splitlines()}
+    assert not set(p1) & set(p2) and not (set(p1) | set(p2)) & heldout
+
+
+def test_rerun_of_a_finished_run_does_nothing(full_run, tiny_model_dir):
+    before = (full_run / "state.json").read_text()
+    r = run(online_args(tiny_model_dir, full_run))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (full_run / "state.json").read_text() == before
+
+
+def test_sigkill_in_round_two_training_resumes(full_run, tiny_model_dir, tmp_path):
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(online_args(tiny_model_dir, run_dir), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.time() + 300
+    killed = False
+    while time.time() < deadline and proc.poll() is None:
+        state = run_dir / "state.json"
+        if state.exists():
+            try:
+                done = json.loads(state.read_text())["done"]
+            except (json.JSONDecodeError, KeyError):
+                done = []
+            if "round-2/collect" in done and any((run_dir / "round-2" / "adapter").glob("checkpoint-*")):
+                proc.send_signal(signal.SIGKILL)
+                killed = True
+                break
+        time.sleep(0.05)
+    proc.wait(timeout=60)
+    assert killed, "the run finished before round 2's training could be interrupted"
+    assert "round-2/train" not in json.loads((run_dir / "state.json").read_text())["done"]
+    r = run(online_args(tiny_model_dir, run_dir))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for rr in (1, 2):
+        keys = record_keys(run_dir, rr)
+        assert len(keys) == len(set(keys)) == len(record_keys(full_run, rr))
+        assert prompt_texts(run_dir, rr) == prompt_texts(full_run, rr)
+    assert sorted(p.name for p in run_dir.glob("round-*")) == ["round-0", "round-1", "round-2"]
+    trained = json.loads((run_dir / "round-2" / "adapter" / "train_history.json").read_text())
+    assert [h["step"] for h in trained if "loss" in h] == list(range(1, len([h for h in trained if "loss" in h]) + 1))
+
+
+def test_corrupt_or_missing_state_is_an_error(full_run, tiny_model_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(full_run, broken, ignore=shutil.ignore_patterns("model", "adapter"))
+    (broken / "state.json").write_text("{not json")
+    r = run(online_args(tiny_model_dir, broken))
+    assert r.returncode == 2 and "state.json is corrupt" in r.stderr
+    (broken / "state.json").unlink()
+    r = run(online_args(tiny_model_dir, broken))
+    assert r.returncode == 2 and "state.json is missing" in r.stderr
+    r = run(online_args(tiny_model_dir, full_run, "samples_per_prompt=3"))
+    assert r.returncode == 2 and "different settings" in r.stderr
