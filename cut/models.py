@@ -12,6 +12,7 @@ one-file change.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
@@ -44,7 +45,7 @@ def resolve_model(spec: str) -> ModelSpec:
     if spec in ALIASES:
         package, filename = ALIASES[spec]
         cached = cache_dir() / "models" / spec
-        if (cached / "config.json").is_file():
+        if _valid_cache(cached):
             return ModelSpec(str(cached), alias=spec)
         found = importlib.util.find_spec(package)
         if found is None or not found.submodule_search_locations:
@@ -127,6 +128,16 @@ def _bnb_config(kind: str, dtype):
     raise CutError(f"unknown quantization {kind!r}: use 4bit or 8bit")
 
 
+def _valid_cache(folder: Path) -> bool:
+    """A converted model folder whose config carries no leftover GGUF quantization."""
+    config = folder / "config.json"
+    if not config.is_file():
+        return False
+    import json
+
+    return "quantization_config" not in json.loads(config.read_text())
+
+
 def _cache_gguf(ms: ModelSpec) -> Path:
     """Dequantise a GGUF once and save it as a plain fp32 model directory (safetensors).
 
@@ -138,13 +149,22 @@ def _cache_gguf(ms: ModelSpec) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = cache_dir() / "models" / (ms.alias or Path(ms.gguf_file).stem)
-    if (target / "config.json").is_file():
+    if _valid_cache(target):
         return target
+    if target.exists():  # a cache written by an older version: convert again
+        import shutil
+
+        shutil.rmtree(target)
     from rich.console import Console
 
     Console(stderr=True).print(f"[dim]converting {ms.gguf_file} to {target} (once, ~20 s)[/dim]")
     gguf_model = AutoModelForCausalLM.from_pretrained(ms.path, gguf_file=ms.gguf_file, dtype=torch.float32)
-    plain = AutoModelForCausalLM.from_config(gguf_model.config, dtype=torch.float32)
+    config = copy.deepcopy(gguf_model.config)
+    # The weights are dequantised: a GGUF quantization_config left in config.json would make
+    # transformers treat the copy as quantized (and refuse to train it).
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(gguf_model.state_dict())
     tok = AutoTokenizer.from_pretrained(ms.path, gguf_file=ms.gguf_file)
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")

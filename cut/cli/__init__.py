@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Module names under cut.cli, in the order they appear in `cut --help`.
-COMMANDS = ["train", "collect", "eval", "report", "detect", "annotate", "data", "merge", "env"]
+COMMANDS = ["train", "collect", "eval", "report", "detect", "prompts", "annotate", "data", "merge", "env"]
 
 
 def build_parser() -> argparse.ArgumentParser:
