@@ -62,13 +62,13 @@ def build_model(config: CUTConfig):
 
 def train_offline(config: CUTConfig, callbacks: list | None = None) -> TrainResult:
     """Train and save; ``callbacks`` are extra transformers TrainerCallbacks."""
-    from cut.progress import RichProgressCallback, console
+    from cut.progress import console
     from cut.reporting import data_report_table
     from cut.sequences import Collator, ExampleDataset, SequenceSettings, build_examples
     from cut.templates import choose_template
     from transformers import PrinterCallback
 
-    from cut.trainer import CUTTrainer
+    from cut.trainer import CUTTrainer, RichProgressCallback
 
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     out = Path(config.output_dir)

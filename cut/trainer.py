@@ -23,10 +23,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from cut import losses
 from cut.models import DEFAULT_LORA_TARGETS
+from cut.progress import make_progress
 
 MASK_PASSES = ("train", "nograd")
 # Counts kept over a whole training run (for per-round reports): flagged / Misalign tokens,
@@ -193,3 +194,36 @@ class CUTTrainer(Trainer):
             self._sums.clear()
             self._count = 0
         super().log(logs, *args, **kwargs)
+
+
+class RichProgressCallback(TrainerCallback):
+    """Replaces the Trainer's tqdm bar: steps, time left, and the latest loss terms."""
+
+    def __init__(self, description: str = "train"):
+        self.description = description
+        self.progress: Progress | None = None
+        self.task = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.progress = make_progress(transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task(self.description, total=state.max_steps,
+                                               completed=state.global_step, info="")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is None or not logs or "loss" not in logs:
+            return
+        keys = ("loss", "loss_like", "loss_unlike", "flagged_frac", "ratio_precision", "ratio_recall")
+        info = " ".join(f"{k}={logs[k]:.4g}" for k in keys if k in logs)
+        self.progress.update(self.task, info=info)
+        self.progress.console.print(f"[dim]step {state.global_step}[/dim] {info}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
