@@ -15,6 +15,16 @@ import sys
 COMMANDS = ["train", "collect", "eval", "report", "detect", "prompts", "annotate", "data", "merge", "env"]
 
 
+def help_for(parser: argparse.ArgumentParser):
+    """The ``func`` of a command group run without an action: print its help, exit 2."""
+
+    def show(args) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return show
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cut",

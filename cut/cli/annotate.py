@@ -10,6 +10,8 @@ of the sheet are in ``cut.spreadsheet``; annotating at the terminal is
 
 from __future__ import annotations
 
+from cut.cli import help_for
+
 import sys
 
 FORMAT_CHOICES = ["auto", "native", "alpaca", "shepherd", "trl", "messages", "csv"]  # cut.importers.FORMATS
@@ -40,13 +42,8 @@ def register(sub) -> None:
     i.add_argument("--skip-invalid", action="store_true", help="skip bad rows (counted and listed) instead of stopping")
     i.add_argument("--force", action="store_true", help="replace FILE if it exists")
     i.set_defaults(func=run_import)
-    p.set_defaults(func=run, annotate_parser=p)
+    p.set_defaults(func=help_for(p))
 
-
-def run(args) -> int:
-    """`cut annotate` without an action: show its help."""
-    args.annotate_parser.print_help(sys.stderr)
-    return 2
 
 
 def run_export(args) -> int:

@@ -7,6 +7,8 @@ which skips bad items, counts them and prints a warning with the first few.
 
 from __future__ import annotations
 
+from cut.cli import help_for
+
 import sys
 
 from cut.importers import FORMATS  # light: json/csv only, no torch
@@ -29,13 +31,8 @@ def register(sub) -> None:
                    "a Hub id already in the cache, or smollm2-135m-instruct")
     s.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     s.set_defaults(func=run_stats)
-    p.set_defaults(func=run, data_parser=p)
+    p.set_defaults(func=help_for(p))
 
-
-def run(args) -> int:
-    """`cut data` without an action: show its help."""
-    args.data_parser.print_help(sys.stderr)
-    return 2
 
 
 def run_stats(args) -> int:
