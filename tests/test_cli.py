@@ -74,3 +74,16 @@ def test_bad_input_is_one_line_error(tmp_path, tiny_model_dir):
     assert f"{bad}:2" in r.stderr and "response" in r.stderr and "Traceback" not in r.stderr
     r = cut("train", "no_such_setting=1", "--data", bad)
     assert r.returncode == 2 and "unknown setting 'no_such_setting'" in r.stderr
+
+
+def test_eval_verifiable_scores_a_model(tiny_model_dir, tmp_path):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"key": "k1", "prompt": "Do not use any commas.", "instruction_id_list":
+                                   ["punctuation:no_comma"], "kwargs": [{}]}) + "\n")
+    out = tmp_path / "eval.jsonl"
+    r = cut("eval", "--verifiable", prompts, "--model", tiny_model_dir, "--max-new-tokens", 8, "-o", out, "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout)
+    row = json.loads(out.read_text())
+    assert result["n_prompts"] == 1 and result["prompt_level_strict"] == float(row["prompt_strict"])
+    assert row["prompt_strict"] == ("," not in row["response"] and bool(row["response"].strip()))

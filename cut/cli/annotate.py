@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from cut.cli import help_for
 
-import sys
-
 FORMAT_CHOICES = ["auto", "native", "alpaca", "shepherd", "trl", "messages", "csv"]  # cut.importers.FORMATS
 
 

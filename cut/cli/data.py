@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from cut.cli import help_for
 
-import sys
-
 from cut.importers import FORMATS  # light: json/csv only, no torch
 
 

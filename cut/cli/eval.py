@@ -21,6 +21,13 @@ def register(sub) -> None:
     modes = p.add_mutually_exclusive_group(required=True)
     modes.add_argument("--annotations", metavar="FILE",
                        help="recompute metrics from an annotation file (AlpacaEval JSON list); no judge call")
+    modes.add_argument("--verifiable", metavar="FILE", nargs="?", const="eval/verifiable-heldout.jsonl",
+                       help="answer a verifiable-instruction set (IFEval JSONL; default: the bundled held-out "
+                            "set) with --model and score it strict and loose, no LLM judge")
+    p.add_argument("--model", default="smollm2-135m-instruct", help="with --verifiable: the model (default: %(default)s)")
+    p.add_argument("--limit", type=int, help="with --verifiable: only the first N prompts")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="with --verifiable (default: %(default)s)")
+    p.add_argument("-o", "--output", help="with --verifiable: where to write responses and per-prompt results (JSONL)")
     p.add_argument("--leaderboard", metavar="CSV", help="add or replace this model's row in a leaderboard CSV")
     p.add_argument("--name", help="model name for the leaderboard (default: generator_2 of the annotations)")
     p.add_argument("--mode", default="community", help="leaderboard 'mode' column (default: community)")
@@ -69,7 +76,26 @@ def run_annotations(args) -> int:
     return 0
 
 
-MODES = {"annotations": run_annotations}
+def run_verifiable(args) -> int:
+    from cut.config import resolve_data_path
+    from cut.evaluation.verifiable import render_table
+    from cut.evaluation.verifiable_run import evaluate_verifiable
+    from cut.progress import console
+
+    start = time.perf_counter()
+    out = args.output or "verifiable-eval.jsonl"
+    result = evaluate_verifiable(args.model, resolve_data_path(args.verifiable), out, limit=args.limit,
+                                 max_new_tokens=args.max_new_tokens)
+    result["seconds"] = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        console.print(render_table(result))
+        console.print(f"{result['n_prompts']} prompts in {result['seconds']:.0f} s; responses in {out}")
+    return 0
+
+
+MODES = {"annotations": run_annotations, "verifiable": run_verifiable}
 
 
 def read_difficulty(path: str) -> list[float]:
