@@ -189,8 +189,9 @@ class CUTTrainer(Trainer):
             logs["log_ratio_mean"] = round(s["log_ratio_sum"] / total_mis, 4) if total_mis else 0.0
             if s["span_tp"] + s["span_fp"] + s["span_fn"] > 0:
                 p, r = losses.precision_recall(int(s["span_tp"]), int(s["span_fp"]), int(s["span_fn"]))
-                logs["ratio_precision"] = round(p, 4)
-                logs["ratio_recall"] = round(r, 4)
+                for key, value in (("ratio_precision", p), ("ratio_recall", r)):
+                    if value == value:  # undefined (nan) when nothing was flagged / nothing marked
+                        logs[key] = round(value, 4)
             self._sums.clear()
             self._count = 0
         super().log(logs, *args, **kwargs)

@@ -87,7 +87,7 @@ def test_training_lowers_loss_and_changes_only_lora(tiny_model_dir, data_file, t
             assert torch.equal(p, base_before[n]), f"base weight {n} changed"
     assert any(not torch.equal(p, lora_before[n]) for n, p in model.named_parameters() if n in lora_before)
     logged = [h for h in trainer.state.log_history if "loss" in h]
-    assert logged and all(k in logged[0] for k in ("loss_like", "loss_unlike", "flagged_frac", "ratio_precision"))
+    assert logged and all(k in logged[0] for k in ("loss_like", "loss_unlike", "flagged_frac", "ratio_recall"))
 
 
 def test_train_offline_writes_artifacts_and_resumes(tiny_model_dir, data_file, tmp_path):
