@@ -96,16 +96,14 @@ def _torch_dtype(name: str):
 
 
 def load_model(spec: str, options: LoadOptions | None = None):
-    """Return (model, tokenizer). GGUF aliases are converted once and cached."""
+    """Return (model, tokenizer). GGUF files and aliases are dequantised once and cached."""
     from transformers import AutoModelForCausalLM
 
     options = options or LoadOptions()
     ms = resolve_model(spec)
-    if ms.gguf_file and ms.alias:
+    if ms.gguf_file:  # GGUF weights load quantized-flagged and cannot train: use a plain copy
         ms = ModelSpec(str(_cache_gguf(ms)), alias=ms.alias)
     kwargs: dict = {"dtype": _torch_dtype(options.dtype), **options.extra}
-    if ms.gguf_file:
-        kwargs["gguf_file"] = ms.gguf_file
     if options.quantization:
         kwargs["quantization_config"] = _bnb_config(options.quantization, kwargs["dtype"])
     if options.device_map:
@@ -114,7 +112,7 @@ def load_model(spec: str, options: LoadOptions | None = None):
         model = AutoModelForCausalLM.from_pretrained(ms.path, **kwargs)
     except OSError as err:
         raise CutError(f"could not load model {spec!r}: {err}") from None
-    return model, load_tokenizer(ms.path if not ms.gguf_file else str(Path(ms.path) / ms.gguf_file))
+    return model, load_tokenizer(ms.path)
 
 
 def _bnb_config(kind: str, dtype):
@@ -148,7 +146,14 @@ def _cache_gguf(ms: ModelSpec) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = cache_dir() / "models" / (ms.alias or Path(ms.gguf_file).stem)
+    if ms.alias:
+        name = ms.alias
+    else:  # a user's .gguf file: keyed by its absolute path, so two files of one name never collide
+        import hashlib
+
+        source = str((Path(ms.path) / ms.gguf_file).resolve())
+        name = f"{Path(ms.gguf_file).stem}-{hashlib.sha1(source.encode()).hexdigest()[:10]}"
+    target = cache_dir() / "models" / name
     if _valid_cache(target):
         return target
     if target.exists():  # a cache written by an older version: convert again
