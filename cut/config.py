@@ -22,16 +22,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES_DIR = REPO_ROOT / "training"
 
 
-def resolve_recipe(name_or_path: str) -> Path:
-    """A path to a YAML file, or the name of a recipe in ``training/`` (with or without .yaml)."""
-    path = Path(name_or_path)
+def resolve_named(name_or_path: str, folder: Path, suffix: str, what: str, kind: str, label: str) -> Path:
+    """A path to an existing file, or the name of a file in ``folder`` (with or without
+    ``suffix``); otherwise a CutError listing what ``folder`` holds."""
+    path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
-    for candidate in (RECIPES_DIR / name_or_path, RECIPES_DIR / f"{name_or_path}.yaml"):
+    for candidate in (folder / name_or_path, folder / f"{name_or_path}{suffix}"):
         if candidate.is_file():
             return candidate
-    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))) or "none found"
-    raise CutError(f"config {name_or_path!r} is neither a file nor a recipe in {RECIPES_DIR} (recipes: {known})")
+    known = ", ".join(sorted(p.stem for p in folder.glob(f"*{suffix}"))) or "none"
+    raise CutError(f"{what} {name_or_path!r} is neither a file nor {kind} ({label}: {known})")
+
+
+def resolve_recipe(name_or_path: str) -> Path:
+    """A path to a YAML file, or the name of a recipe in ``training/`` (with or without .yaml)."""
+    return resolve_named(name_or_path, RECIPES_DIR, ".yaml", "config", f"a recipe in {RECIPES_DIR}", "recipes")
 
 
 def resolve_data_path(path: str) -> str:

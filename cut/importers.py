@@ -85,12 +85,12 @@ def load_records(path: str | os.PathLike, format: str = "auto", skip_invalid: bo
     if format != "auto" and format not in FORMATS:
         raise CutError(f"unknown format {format!r}; choose one of: auto, {', '.join(FORMATS)}")
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     delimiter = _CSV_SUFFIXES.get(path.suffix.lower(), ",")
     if format == "csv" or (format == "auto" and path.suffix.lower() in _CSV_SUFFIXES):
-        items, fmt = list(_iter_csv(text, path, delimiter)), "csv"
+        items, fmt = list(iter_csv_rows(text, path, delimiter)), "csv"
     else:
-        items = list(_iter_json_items(text, path))
+        items = list(iter_json_items(text, path))
         fmt = format if format != "auto" else _detect_format(items, path)
     records, invalid = [], []
     convert = _CONVERTERS.get(fmt)  # None only for EMPTY_FORMAT, which has no items
@@ -141,7 +141,7 @@ def _detect_format(items: list[tuple[int, str, Any]], path: Path) -> str:
 # --- containers: text → (line, label, object or RecordError) ---------------------------------
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     if not path.exists():
         raise CutError(f"{path}: no such file")
     if path.is_dir():
@@ -152,7 +152,7 @@ def _read_text(path: Path) -> str:
         raise RecordError(path, None, None, f"not UTF-8 text (byte {err.start})") from None
 
 
-def _iter_json_items(text: str, path: Path) -> Iterator[tuple[int, str, Any]]:
+def iter_json_items(text: str, path: Path) -> Iterator[tuple[int, str, Any]]:
     """A document starting with ``[`` is one JSON list; anything else is JSON Lines."""
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -223,7 +223,7 @@ def _check_trailing(text: str, pos: int, path: Path) -> None:
         raise RecordError(path, text.count("\n", 0, rest) + 1, None, "invalid JSON (extra data after the list)")
 
 
-def _iter_csv(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, str, Any]]:
+def iter_csv_rows(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, str, Any]]:
     """Rows as {column: cell}; the line is where the row starts (quoted cells may span lines)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)  # lines end at \n only
     header = next(reader, None)
@@ -316,7 +316,7 @@ def _from_messages(obj: Any, path: Path, line: int) -> Record:
     return _judged(obj, instruction, turns[-1][1], path, line, metadata)
 
 
-def _from_csv(row: dict[str, str], path: Path, line: int) -> Record:
+def record_from_csv_row(row: dict[str, str], path: Path, line: int) -> Record:
     response_column = "response" if "response" in row else "output"
     response = row[response_column]
     spans = None
@@ -340,7 +340,7 @@ def _from_csv(row: dict[str, str], path: Path, line: int) -> Record:
 
 _CONVERTERS: dict[str, Callable[[Any, Path, int], Record]] = {
     "native": _from_native, "alpaca": _from_alpaca, "shepherd": _from_shepherd,
-    "trl": _from_trl, "messages": _from_messages, "csv": _from_csv,
+    "trl": _from_trl, "messages": _from_messages, "csv": record_from_csv_row,
 }
 
 _YES, _NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}

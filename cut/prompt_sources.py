@@ -135,9 +135,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
             if line.strip():
                 yield number, {"instruction": line.strip()}
     else:
-        from cut.importers import _iter_json_items  # line-tracking JSON list / JSONL reader
+        from cut.importers import iter_json_items  # line-tracking JSON list / JSONL reader
 
-        for line, label, obj in _iter_json_items(text, path):
+        for line, label, obj in iter_json_items(text, path):
             if isinstance(obj, RecordError):
                 raise obj
             if not isinstance(obj, dict):

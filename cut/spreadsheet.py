@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from cut.importers import _from_csv, _iter_csv, _read_text
+from cut.importers import record_from_csv_row, iter_csv_rows, read_text
 from cut.judges.base import JudgeItem
 from cut.judges.quotes import spans_from_quotes
 from cut.records import NEGATIVE, POSITIVE, Record, RecordError, classify_judgment
@@ -91,7 +91,7 @@ def import_annotations(path: str | os.PathLike, skip_invalid: bool = False,
     which skips and counts it. A missing file raises CutError.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     header = next(csv.reader(text.splitlines()[:1], delimiter=_delimiter(path)), [])
     if "acceptable" not in [h.strip() for h in header]:
         # Without it the importer reads an empty judgment as "acceptable": every row a
@@ -101,7 +101,7 @@ def import_annotations(path: str | os.PathLike, skip_invalid: bool = False,
             hint = "the sheet is semicolon-separated; save it as CSV (UTF-8) with commas"
         raise RecordError(path, 1, "acceptable", f"missing column: {hint}")
     records, invalid, unannotated = [], [], 0
-    for line, _, row in _iter_csv(text, path, _delimiter(path)):
+    for line, _, row in iter_csv_rows(text, path, _delimiter(path)):
         try:
             record = _annotated_record(row, path, line)
         except RecordError as err:
@@ -134,7 +134,7 @@ def _annotated_record(row: dict[str, str] | RecordError, path: Path, line: int) 
         return None
     if mark in TICK_MARKS:
         row = {**row, "acceptable": "yes"}
-    record = _from_csv(row, path, line)
+    record = record_from_csv_row(row, path, line)
     polarity, reason = classify_judgment(record.judgment)
     if polarity not in (POSITIVE, NEGATIVE):
         raise RecordError(path, line, "judgment", f"not a critique ({reason}): write what is wrong with the response")

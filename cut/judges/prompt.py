@@ -69,14 +69,9 @@ def load_prompt(path_or_name: str | None = None) -> JudgePrompt:
 
 
 def _resolve(path_or_name: str) -> Path:
-    path = Path(path_or_name).expanduser()
-    if path.is_file():
-        return path
-    for candidate in (PROMPTS_DIR / path_or_name, PROMPTS_DIR / f"{path_or_name}.txt"):
-        if candidate.is_file():
-            return candidate
-    known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt"))) or "none"
-    raise CutError(f"judge prompt {path_or_name!r} is neither a file nor a packaged prompt (packaged: {known})")
+    from cut.config import resolve_named
+
+    return resolve_named(path_or_name, PROMPTS_DIR, ".txt", "judge prompt", "a packaged prompt", "packaged")
 
 
 def parse_prompt(text: str, source: str = "<prompt>") -> JudgePrompt:
