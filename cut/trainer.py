@@ -202,7 +202,7 @@ class RichProgressCallback(TrainerCallback):
 
     def __init__(self, description: str = "train"):
         self.description = description
-        self.progress: Progress | None = None
+        self.progress = None  # a rich Progress while training runs
         self.task = None
 
     def on_train_begin(self, args, state, control, **kwargs):

@@ -7,7 +7,7 @@ import pytest
 
 from cut.records import Record
 from cut.sequences import Example, SequenceSettings, build_examples, collate, spans_to_token_mask
-from cut.templates import (ALPACA_JUDGED, ALPACA_PLAIN, Template, choose_template, context_ids,
+from cut.templates import (ALPACA_PLAIN, Template, choose_template, context_ids,
                            end_of_target_ids, judged_context, plain_context)
 
 NEG = Record(instruction="List fruit.", response="apples, pears", judgment='Contains a comma: "apples, pears".',
