@@ -27,8 +27,6 @@ resumability, the error log and the rule judge are ours.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -41,7 +39,7 @@ from cut.generation import GenerationSettings, progress_bar
 from cut.judges.base import JudgeItem, QuitRequest, UndoRequest, Verdict
 from cut.prompt_sources import PromptItem, match_response, read_prompts, read_responses
 from cut.records import (NEGATIVE, POSITIVE, Record, RecordError, append_jsonl, classify_judgment, iter_jsonl,
-                         read_jsonl, validate_spans, write_json_atomic, write_jsonl)
+                         read_jsonl, repair_torn_tail, validate_spans, write_json_atomic, write_jsonl)
 
 DEFAULT_CHUNK = 64
 # Judges with a reply cache get one in the run directory unless told otherwise.
@@ -173,25 +171,6 @@ def done_keys(output: Path, console=None) -> set[str]:
 
 def _item_key(record: Record) -> str | None:
     return record.metadata.get("item_key") or record.id
-
-
-def repair_torn_tail(path: Path) -> bool:
-    """Make ``path`` end with a newline. A last line that is complete JSON just gets its
-    newline; a partial one (a writer killed mid-line) is cut off. True when cut."""
-    with open(path, "rb+") as fh:
-        data = fh.read()
-        if not data or data.endswith(b"\n"):
-            return False
-        start = data.rfind(b"\n") + 1
-        try:
-            json.loads(data[start:])
-        except ValueError:
-            fh.truncate(start)  # one syscall: the file is either as before or repaired
-            os.fsync(fh.fileno())
-            return True
-        fh.write(b"\n")
-        os.fsync(fh.fileno())
-        return False
 
 
 # --- responses -----------------------------------------------------------------------------

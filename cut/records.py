@@ -170,15 +170,16 @@ def read_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> list[R
 def append_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> int:
     """Append items one line each, flushing and fsyncing after each, and return the count.
 
-    If the file ends in a torn line (a writer was killed mid-write), that partial line is
-    cut off first: it was never a complete record, and leaving it would put invalid JSON in
-    the middle of the file.
+    If the file ends in a torn line (a writer was killed mid-write), ``repair_torn_tail``
+    runs first: a partial line is cut off (it was never a complete record, and leaving it
+    would put invalid JSON in the middle of the file); a complete one gets its newline.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with open(path, "a+b") as fh:
-        _drop_torn_tail(fh)
+    if path.exists():
+        repair_torn_tail(path)
+    with open(path, "ab") as fh:
         for item in items:
             obj = item.to_dict() if isinstance(item, Record) else item
             fh.write((json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -188,25 +189,23 @@ def append_jsonl(path: str | os.PathLike, items: Iterable[Record | dict]) -> int
     return n
 
 
-def _drop_torn_tail(fh) -> None:
-    """Truncate a binary file handle after its last newline (no-op if it ends in one)."""
-    size = fh.seek(0, os.SEEK_END)
-    if size == 0:
-        return
-    fh.seek(-1, os.SEEK_END)
-    if fh.read(1) == b"\n":
-        return
-    pos = size
-    while pos > 0:
-        step = min(4096, pos)
-        fh.seek(pos - step)
-        block = fh.read(step)
-        cut = block.rfind(b"\n")
-        if cut >= 0:
-            fh.truncate(pos - step + cut + 1)
-            return
-        pos -= step
-    fh.truncate(0)
+def repair_torn_tail(path: Path) -> bool:
+    """Make ``path`` end with a newline. A last line that is complete JSON just gets its
+    newline; a partial one (a writer killed mid-line) is cut off. True when cut."""
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        if not data or data.endswith(b"\n"):
+            return False
+        start = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[start:])
+        except ValueError:
+            fh.truncate(start)  # one syscall: the file is either as before or repaired
+            os.fsync(fh.fileno())
+            return True
+        fh.write(b"\n")
+        os.fsync(fh.fileno())
+        return False
 
 
 def _atomic_write_text(path: Path, write) -> None:
