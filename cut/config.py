@@ -50,7 +50,8 @@ def resolve_data_path(path: str) -> str:
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["lr=3e-4", "data=[a.jsonl, b.jsonl]"]`` → typed dict (values parsed as YAML)."""
+    """``["lr=3e-4", "data=[a.jsonl, b.jsonl]"]`` → typed dict (values parsed as YAML).
+    A dotted key (``train.learning_rate=1e-4``) sets one entry of a mapping setting."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -78,7 +79,14 @@ def build_config(cls: type, recipe: str | None, overrides: dict[str, Any]) -> An
         path = resolve_recipe(recipe)
         values.update(load_yaml(path))
         source = str(path)
-    values.update(overrides)
+    for key, value in overrides.items():
+        head, dot, rest = key.partition(".")
+        if dot:  # `train.learning_rate=1e-4` sets one key of a mapping setting, keeping the others
+            if not isinstance(values.get(head, {}), dict):
+                raise CutError(f"override {key!r}: {head} is not a mapping")
+            values[head] = {**values.get(head, {}), rest: value}
+        else:
+            values[key] = value
     known = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - known)
     if unknown:

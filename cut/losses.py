@@ -281,7 +281,7 @@ def cut_loss(like_logp: Tensor, like_mask: Tensor,
              mis_logp: Tensor, mis_mask: Tensor,
              judged_logp: Tensor, flags: Tensor,
              alpha: float = 1.0, gamma: float = 0.0,
-             normalization: str = "paper") -> CUTLossOutput:
+             normalization: str = "paper", beta: float = 1.0) -> CUTLossOutput:
     """The CUT loss of one micro-batch (arXiv 2312.14591 §3, Eq. for L_CUT; v4 focal weight).
 
     Inputs (padding positions: mask False; their values are ignored, even if ±inf):
@@ -294,15 +294,18 @@ def cut_loss(like_logp: Tensor, like_mask: Tensor,
 
     With N_like, N_mis the token counts and U the flagged tokens:
       L_like = −Σ like_logp / N_like                                   (0 if N_like = 0)
-      L1     = −[Σ_{t∉U} log p⁰_t + α Σ_{t∈U} w_t log(1 − p⁰_t)] / N_mis  (0 if N_mis = 0)
+      L1     = −[β Σ_{t∉U} log p⁰_t + α Σ_{t∈U} w_t log(1 − p⁰_t)] / N_mis  (0 if N_mis = 0)
       w_t    = (p⁻_t)^γ, detached (γ = 0 → 1)
+      β      = 1 in the paper; β = 0 drops the likelihood on the unflagged tokens of a rejected
+               response (not in the paper: with a detector that flags the wrong tokens, that
+               term is plain MLE on rejected answers)
       loss   = L_like + L1                         ("paper")
              = (L_like + L1)/2 if N_mis > 0 else L_like   ("authors", compatibility only)
     """
     if normalization not in _TOTALS:
         raise ValueError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
-    if alpha < 0 or gamma < 0:
-        raise ValueError(f"cut_loss: alpha and gamma must be >= 0, got alpha={alpha}, gamma={gamma}")
+    if alpha < 0 or gamma < 0 or beta < 0:
+        raise ValueError(f"cut_loss: alpha, beta and gamma must be >= 0, got alpha={alpha}, beta={beta}, gamma={gamma}")
     _check_same_shape("like", like_logp, like_mask)
     _check_same_shape("Misalign", mis_logp, mis_mask, judged_logp, flags)
 
@@ -322,7 +325,7 @@ def cut_loss(like_logp: Tensor, like_mask: Tensor,
     mle_sum = torch.where(kept, mis_logp, 0.0).sum()
     unlike_sum = torch.where(flagged, weight * log1mexp(mis_logp), 0.0).sum()
     denom = n_mis.clamp(min=1)
-    l1 = -(mle_sum + alpha * unlike_sum) / denom
+    l1 = -(beta * mle_sum + alpha * unlike_sum) / denom
 
     loss = _TOTALS[normalization](l_like, l1, n_mis)
 

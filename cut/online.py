@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 import json
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class OnlineConfig:
     train: dict[str, Any] = field(default_factory=dict)  # overrides of that recipe
     template: str = "auto"
     seed: int = 0
+    share_from: str | None = None  # a run whose round-0 evaluation and round-1 samples to reuse
 
     def __post_init__(self):
         from cut.sequences import METHODS
@@ -117,7 +119,7 @@ class RunState:
 
 def fingerprint(config: OnlineConfig) -> str:
     """What makes two runs the same run: every setting but the directory."""
-    d = {k: v for k, v in config_to_dict(config).items() if k != "run_dir"}
+    d = {k: v for k, v in config_to_dict(config).items() if k not in ("run_dir", "share_from")}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -129,6 +131,8 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
     run_dir.mkdir(parents=True, exist_ok=True)
     state = RunState.open(run_dir, fingerprint(config))
     write_json_atomic(run_dir / "online_config.json", config_to_dict(config))
+    if config.share_from:
+        share_steps(config, Path(config.share_from), run_dir, state)
     steps = [("round-0", "evaluate")] + [(f"round-{r}", s) for r in range(1, config.rounds + 1) for s in ROUND_STEPS]
     started = time.monotonic()
     for i, (round_name, step) in enumerate(steps):
@@ -152,6 +156,41 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
     console.print(f"[green]done[/green] in {(time.monotonic() - started) / 60:.1f} min this session; "
                   f"report: {run_dir / 'report.png'}")
     return metrics
+
+
+# Settings that decide round 0's evaluation and round 1's prompts and samples: two runs that
+# agree on them differ only from round 1's training on, so the second can reuse the first's work.
+SHARED_SETTINGS = ("model", "judge", "judge_options", "prompts", "constraints", "max_constraints", "rounds",
+                   "prompts_per_round", "samples_per_prompt", "temperature", "top_p", "max_new_tokens",
+                   "gen_batch_size", "eval_prompts", "eval_limit", "eval_max_new_tokens", "template", "seed")
+SHARED_FILES = {"round-0/evaluate": ("round-0", ("eval.jsonl", "metrics.json")),
+                "round-1/prompts": ("round-1", ("prompts.jsonl",)),
+                "round-1/collect": ("round-1", ("records.jsonl", "records.responses.jsonl",
+                                                "records.collect_config.json", "records.errors.jsonl"))}
+
+
+def share_steps(config: OnlineConfig, source: Path, run_dir: Path, state: RunState) -> None:
+    """Copy the steps ``source`` finished that do not depend on the method (round-0 evaluation,
+    round-1 prompts and judged samples), so methods are compared on the very same samples."""
+    source_config = source / "online_config.json"
+    if not source_config.exists():
+        raise CutError(f"share_from: {source_config} not found (not an online run directory)")
+    theirs = json.loads(source_config.read_text())
+    mine = config_to_dict(config)
+    differ = [k for k in SHARED_SETTINGS if theirs.get(k) != mine.get(k)]
+    if differ:
+        raise CutError(f"share_from: {source} differs in {', '.join(differ)}; its samples are not this run's")
+    source_done = json.loads((source / "state.json").read_text()) if (source / "state.json").exists() else {}
+    for step, (round_name, names) in SHARED_FILES.items():
+        if step in state.done:
+            continue
+        if step not in source_done.get("done", []):
+            break  # later steps build on this one
+        (run_dir / round_name).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if (source / round_name / name).exists():
+                shutil.copy2(source / round_name / name, run_dir / round_name / name)
+        state.mark(step, source_done.get("times", {}).get(step, 0.0))
 
 
 def _estimate_remaining(state: RunState, todo: list[tuple[str, str]]) -> float | None:

@@ -52,6 +52,8 @@ class CUTConfig(TrainingArguments):
     cut_lambda: float = field(default=1.1, metadata={"help": "λ: flag tokens with p(judged)/p(plain) > λ"})
     cut_alpha: float = field(default=1.0, metadata={"help": "α: weight of the unlikelihood term"})
     cut_gamma: float = field(default=0.0, metadata={"help": "γ: focal weight (p⁻)^γ on flagged tokens (0 = off)"})
+    cut_beta: float = field(default=1.0, metadata={"help": "β: weight of the likelihood on unflagged Misalign tokens "
+                                                          "(1 = paper; 0 = unlikelihood only, not in the paper)"})
     detector: str = field(default="ratio", metadata={"help": "ratio|spans|union|intersection"})
     normalization: str = field(default="paper", metadata={"help": "paper (L_like + L1) | authors (their code's averaging)"})
     mask_pass: str = field(default="train", metadata={"help": "train (flags from the training pass) | nograd (extra fp32 dropout-free pass)"})
@@ -148,7 +150,8 @@ class CUTTrainer(Trainer):
         flags = losses.DETECTORS[args.detector](ratio, span_mask) & mis_mask
         out = losses.cut_loss(lp[:A], inputs["resp_mask"][:A], mis_logp, mis_mask,
                               judged_logp.detach(), flags, alpha=args.cut_alpha,
-                              gamma=args.cut_gamma, normalization=args.normalization)
+                              gamma=args.cut_gamma, normalization=args.normalization,
+                              beta=args.cut_beta)
         self._accumulate(out.terms, ratio, span_mask, mis_mask & inputs["has_spans"][:, None])
         return (out.loss, {"loss": out.loss}) if return_outputs else out.loss
 

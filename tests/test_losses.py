@@ -293,6 +293,21 @@ def test_cut_loss_focal_gamma1():
     assert authors.loss.item() == pytest.approx((L_LIKE + l1) / 2, rel=1e-6)
 
 
+def test_cut_loss_beta_scales_only_the_unflagged_likelihood():
+    # β = 0: L1 = −0.5·ln(1 − .8)/3 = 0.5·1.609438/3 = 0.268240; gradient 0 on unflagged tokens.
+    # β = .5: L1 = (0.5·(0.693147 + 2.302585) + 0.804719)/3 = 0.767528
+    mis = MIS.clone().requires_grad_()
+    out = cut_loss(LIKE, LIKE_MASK, mis, MIS_MASK, JUDGED_MIS, FLAGS, alpha=0.5, beta=0.0)
+    assert out.terms["unlike"] == pytest.approx(0.268240, rel=1e-5)
+    out.loss.backward()
+    assert mis.grad[0, 0].item() == 0.0 and mis.grad[0, 2].item() == 0.0
+    assert mis.grad[0, 1].item() == pytest.approx(0.666667, rel=1e-5)  # (α/3)·p/(1−p), as with β = 1
+    half = cut_loss(LIKE, LIKE_MASK, MIS, MIS_MASK, JUDGED_MIS, FLAGS, alpha=0.5, beta=0.5)
+    assert half.terms["unlike"] == pytest.approx(0.767528, rel=1e-5)
+    with pytest.raises(ValueError, match="beta"):
+        cut_loss(LIKE, LIKE_MASK, MIS, MIS_MASK, JUDGED_MIS, FLAGS, beta=-1.0)
+
+
 def test_cut_loss_gradients_by_hand():
     # paper, α = .5, γ = 0. d/d like_logp = −1/2 per real like token.
     # d/d mis_logp: unflagged −1/3; flagged −(α/3)·d log(1−e^x)/dx = (α/3)·p/(1−p)

@@ -17,9 +17,9 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DAT
 
 def online_args(model, run_dir, *extra):
     return [sys.executable, "-m", "cut", "train", "--online", "--quick", "--model", str(model), "--run-dir", str(run_dir),
-            "rounds=2", "prompts_per_round=4", "samples_per_prompt=2", "max_new_tokens=12", "eval_limit=6",
+            *extra, "rounds=2", "prompts_per_round=4", "samples_per_prompt=2", "max_new_tokens=12", "eval_limit=6",
             "eval_max_new_tokens=12", "train={per_device_train_batch_size: 1, num_train_epochs: 4, save_steps: 2, "
-            "logging_steps: 1, max_length: 160, positive_ratio: null}", *extra]
+            "logging_steps: 1, max_length: 160, positive_ratio: null}"]
 
 
 def run(args, timeout=600):
@@ -117,3 +117,19 @@ def test_corrupt_or_missing_state_is_an_error(full_run, tiny_model_dir, tmp_path
     assert r.returncode == 2 and "state.json is missing" in r.stderr
     r = run(online_args(tiny_model_dir, full_run, "samples_per_prompt=3"))
     assert r.returncode == 2 and "different settings" in r.stderr
+
+
+def test_share_from_reuses_round0_and_round1_samples(full_run, tiny_model_dir, tmp_path):
+    other = tmp_path / "sft"
+    r = run(online_args(tiny_model_dir, other, "--method", "sft", "--share-from", str(full_run)))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ("round-0/eval.jsonl", "round-1/prompts.jsonl", "round-1/records.jsonl"):
+        assert (other / name).read_bytes() == (full_run / name).read_bytes(), name
+    state = json.loads((other / "state.json").read_text())
+    shared = json.loads((full_run / "state.json").read_text())["times"]
+    assert state["times"]["round-1/collect"] == shared["round-1/collect"]  # copied, not rerun
+    assert (other / "round-2" / "records.jsonl").exists()  # round 2 sampled by the sft policy
+    # a run whose samples would differ is refused before anything is copied
+    bad = run(online_args(tiny_model_dir, tmp_path / "bad", "--share-from", str(full_run)) + ["samples_per_prompt=3"])
+    assert bad.returncode != 0 and "differs in samples_per_prompt" in bad.stderr
+    assert not (tmp_path / "bad" / "round-0").exists()

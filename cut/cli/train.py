@@ -26,6 +26,9 @@ def register(sub) -> None:
                    help="which Misalign tokens get unlikelihood (default: ratio)")
     p.add_argument("--rounds", type=int, help="with --online: number of rounds")
     p.add_argument("--judge", help="with --online: judge spec (rules, openai:MODEL, human, hf:PATH)")
+    p.add_argument("--share-from", metavar="RUN_DIR",
+                   help="with --online: reuse that run's round-0 evaluation and round-1 samples "
+                        "(same settings up to the method), to compare methods on the same samples")
     p.add_argument("--data", nargs="+", metavar="FILE", help="judgment files (JSONL/JSON/CSV; format auto-detected)")
     p.add_argument("--config", default=None, help=f"recipe name in training/ or a YAML path (default: {DEFAULT_RECIPE}, "
                                                  f"or {ONLINE_RECIPE} with --online)")
@@ -100,7 +103,8 @@ def run_online_cli(args) -> int:
         raise CutError("--data is for offline training; online rounds make their own data (see --judge)")
     overrides = parse_overrides(args.overrides)
     for key, value in (("run_dir", args.run_dir), ("model", args.model), ("method", args.method),
-                       ("detector", args.detector), ("rounds", args.rounds), ("judge", args.judge)):
+                       ("detector", args.detector), ("rounds", args.rounds), ("judge", args.judge),
+                       ("share_from", args.share_from)):
         if value is not None:
             overrides[key] = value
     recipe = args.config or (QUICK_RECIPE if args.quick else ONLINE_RECIPE)
