@@ -115,7 +115,8 @@ def test_corrupt_or_missing_state_is_an_error(full_run, tiny_model_dir, tmp_path
     (broken / "state.json").unlink()
     r = run(online_args(tiny_model_dir, broken))
     assert r.returncode == 2 and "state.json is missing" in r.stderr
-    r = run(online_args(tiny_model_dir, full_run, "samples_per_prompt=3"))
+    # the last key=value wins, so the changed setting goes after online_args' own
+    r = run(online_args(tiny_model_dir, full_run) + ["samples_per_prompt=3"])
     assert r.returncode == 2 and "different settings" in r.stderr
 
 
