@@ -13,7 +13,9 @@ jitter (a ``Retry-After`` header is honoured); other 4xx are failures at once; 4
 request would fail the same way. An unusable reply (empty, cut off, refused) is a failed
 verdict, never a critique. Successful replies go to an on-disk cache keyed by (settings,
 messages, response) — a rerun sends nothing — and token counts and cost are summed and
-shown as a table at the end.
+shown as a table at the end. The transport alone — key, retries, concurrency, accounting,
+no prompt or parsing — is ``ChatClient``, which other judges reuse (the pairwise evaluation
+judge of ``cut.evaluation.pairwise``).
 
 The API key is read from the environment variable named by ``api_key_env`` and kept only in
 the client: it is not part of the settings, the cache, the summary or any message (error text
@@ -29,7 +31,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, fields, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from cut.errors import CutError
@@ -140,100 +142,67 @@ class _Fatal(Exception):
     """An error every request would hit (bad key, unknown model): stop the run."""
 
 
-class OpenAIJudge:
-    """``cut.judges.base.Judge`` over an OpenAI-compatible endpoint; see the module docstring."""
+@dataclass
+class ChatReply:
+    """What one chat request came to: the reply, or ``error`` when no usable answer arrived
+    (retries exhausted, a 4xx that is not retried). ``choice`` is ``choices[0]`` as plain JSON
+    (message, finish_reason, logprobs when asked), for callers that store the raw reply."""
 
-    def __init__(self, config: OpenAIJudgeConfig, progress: bool = True):
+    text: str | None = None
+    finish_reason: str | None = None
+    refusal: str | None = None
+    choice: dict | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0  # USD, from the config's prices
+    seconds: float = 0.0  # from the first attempt to the answer, retries included
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class ChatClient:
+    """Sends lists of chat messages to an OpenAI-compatible endpoint: the key (from the
+    environment, scrubbed from every error), bounded concurrency, retries and price/token
+    accounting of the module docstring. No prompts, parsing or cache: judges build on it
+    (``OpenAIJudge`` here, the pairwise evaluation judge in ``cut.evaluation.pairwise``)."""
+
+    def __init__(self, config: OpenAIJudgeConfig, name: str):
         self.config = config
-        self.name = f"openai:{config.model}"
-        self.progress = progress
-        self.prompt = load_prompt(config.prompt)
+        self.name = name  # prefixes run-wide errors
         self._api_key = resolve_api_key(config)
-        self.cache = JudgeCache(config.cache_dir) if config.cache_dir else None
-        self._stats = dict(items=0, requests=0, retries=0, cache_hits=0, failures=0,
-                           prompt_tokens=0, completion_tokens=0, cost=0.0, wall_seconds=0.0)
+        self.stats = dict(requests=0, retries=0, prompt_tokens=0, completion_tokens=0, cost=0.0)
 
-    def settings(self) -> dict[str, Any]:
-        """What determines a reply, hence the cache key. No secrets, no transport knobs."""
-        c = self.config
-        return {"model": c.model, "base_url": (c.base_url or OPENAI_URL).rstrip("/"),
-                "temperature": c.temperature, "max_tokens": c.max_tokens,
-                "prompt": f"{self.prompt.name}@{self.prompt.version}"}
+    def send(self, message_lists: Sequence[list[dict]], extra: dict[str, Any] | None = None,
+             on_reply: Callable[[int, ChatReply], None] | None = None) -> list[ChatReply]:
+        """One reply per message list, in order. ``extra`` adds request fields (e.g.
+        ``logprobs``); ``on_reply(index, reply)`` is called as each one arrives. Raises
+        CutError only for run-wide errors (401/403/404)."""
+        return _run_sync(self.send_async(list(message_lists), extra or {}, on_reply))
 
-    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        """One verdict per item, in order. Raises CutError only for run-wide errors (401/403/404)."""
-        start = time.monotonic()
-        try:
-            return _run_sync(self._judge_all(list(items)))
-        finally:
-            self._stats["items"] += len(items)
-            self._stats["wall_seconds"] += time.monotonic() - start
-            if self.progress:
-                _console().print(summary_table(self.name, self.summary()))
-
-    def summary(self) -> dict[str, Any]:
-        """Totals over every ``judge`` call: items, requests sent (retries included), retries,
-        cache hits, failures, prompt/completion tokens, cost in USD, wall seconds."""
-        return dict(self._stats)
-
-    # --- the async core ------------------------------------------------------------------
-    async def _judge_all(self, items: list[JudgeItem]) -> list[Verdict]:
-        verdicts: list[Verdict | None] = [None] * len(items)
-        pending: dict[str, tuple[list[dict], list[int]]] = {}  # key → (messages, item indices)
-        for i, item in enumerate(items):
-            messages = render_messages(self.prompt, item.instruction, item.response)
-            key = JudgeCache.make_key(self.settings(), messages, item.response)
-            hit = self._from_cache(key, item.response)
-            if hit is not None:
-                verdicts[i] = hit
-            elif key in pending:
-                pending[key][1].append(i)  # same question twice in one batch: ask once
-            else:
-                pending[key] = (messages, [i])
-        self._stats["cache_hits"] += sum(v is not None for v in verdicts)
-        progress, advance = _progress_bar(self.progress, self.name, len(items))
-        with progress:
-            advance(sum(v is not None for v in verdicts))
-            results = await self._ask_all(pending, items, advance)
-        for key, verdict in results.items():
-            first, *rest = pending[key][1]
-            verdicts[first] = verdict
-            for i in rest:  # copies that cost nothing
-                verdicts[i] = replace(verdict, cost=0.0, prompt_tokens=0, completion_tokens=0, cached=True)
-        self._stats["failures"] += sum(v.failed for v in verdicts)
-        return verdicts  # type: ignore[return-value]
-
-    def _from_cache(self, key: str, response: str) -> Verdict | None:
-        entry = self.cache.get(key) if self.cache else None
-        if entry is None:
-            return None
-        verdict = parse_reply(entry.get("raw"), response, entry.get("finish_reason"))
-        if verdict.failed:  # parsing rules changed since: ask again
-            return None
-        verdict.cached = True
-        return verdict
-
-    async def _ask_all(self, pending, items, advance) -> dict[str, Verdict]:
-        """Ask every pending key concurrently; ``advance(n)`` moves the progress bar."""
-        if not pending:
-            return {}
+    async def send_async(self, message_lists: list[list[dict]], extra: dict[str, Any],
+                         on_reply: Callable[[int, ChatReply], None] | None = None) -> list[ChatReply]:
+        if not message_lists:
+            return []
         import openai
 
         client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.config.base_url or OPENAI_URL,
                                     max_retries=0, timeout=self.config.timeout)
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
-        async def one(key: str) -> tuple[str, Verdict]:
-            messages, indices = pending[key]
-            return key, await self._ask(client, semaphore, key, messages, items[indices[0]].response)
+        async def one(i: int) -> tuple[int, ChatReply]:
+            return i, await self._ask(client, semaphore, message_lists[i], extra)
 
-        tasks = [asyncio.create_task(one(key)) for key in pending]
-        results: dict[str, Verdict] = {}
+        tasks = [asyncio.create_task(one(i)) for i in range(len(message_lists))]
+        replies: list[ChatReply | None] = [None] * len(message_lists)
         try:
             for next_done in asyncio.as_completed(tasks):
-                key, verdict = await next_done
-                results[key] = verdict
-                advance(len(pending[key][1]))
+                i, reply = await next_done
+                replies[i] = reply
+                if on_reply is not None:
+                    on_reply(i, reply)
         except _Fatal as err:
             raise CutError(f"{self.name}: {self._scrub(str(err))}") from None
         finally:
@@ -241,39 +210,39 @@ class OpenAIJudge:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await client.close()
-        return results
+        return replies  # type: ignore[return-value]
 
-    async def _ask(self, client, semaphore, key: str, messages: list[dict], response: str) -> Verdict:
-        """One item: attempts until a usable answer, a non-retryable error, or retries run out."""
+    async def _ask(self, client, semaphore, messages: list[dict], extra: dict[str, Any]) -> ChatReply:
+        """One item: attempts until an answer, a non-retryable error, or retries run out."""
         start = time.monotonic()
         last_error = ""
         for attempt in range(self.config.max_retries + 1):
             retry_after = None
             async with semaphore:
                 try:
-                    verdict = await self._attempt(client, key, messages, response)
+                    reply = await self._attempt(client, messages, extra)
                 except _NotRetried as err:
-                    return Verdict(error=self._scrub(str(err)), seconds=time.monotonic() - start)
+                    return ChatReply(error=self._scrub(str(err)), seconds=time.monotonic() - start)
                 except _Retryable as err:
                     last_error, retry_after = self._scrub(str(err)), err.retry_after
                 else:
-                    verdict.seconds = time.monotonic() - start
-                    return verdict
+                    reply.seconds = time.monotonic() - start
+                    return reply
             if attempt < self.config.max_retries:  # wait outside the semaphore
-                self._stats["retries"] += 1
+                self.stats["retries"] += 1
                 await asyncio.sleep(self._delay(attempt, retry_after))
         attempts = self.config.max_retries + 1
-        return Verdict(error=f"gave up after {attempts} attempt(s): {last_error}",
-                       seconds=time.monotonic() - start)
+        return ChatReply(error=f"gave up after {attempts} attempt(s): {last_error}",
+                         seconds=time.monotonic() - start)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         c = self.config
         delay = min(c.backoff_cap, c.backoff * 2 ** attempt) * random.uniform(0.5, 1.0)
         return max(delay, min(retry_after, c.backoff_cap)) if retry_after else delay
 
-    async def _attempt(self, client, key: str, messages: list[dict], response: str) -> Verdict:
-        """One request. Usable or not, a reply that arrived is a verdict (and was paid for)."""
-        completion = await self._request(client, messages)
+    async def _attempt(self, client, messages: list[dict], extra: dict[str, Any]) -> ChatReply:
+        """One request. A reply that arrived was paid for, usable or not: it is accounted."""
+        completion = await self._request(client, messages, extra)
         try:
             choice = completion.choices[0]
             text, finish = choice.message.content, choice.finish_reason
@@ -285,19 +254,15 @@ class OpenAIJudge:
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         price_in, price_out = self.config.prices()
         cost = prompt_tokens / 1000 * price_in + completion_tokens / 1000 * price_out
-        self._stats["prompt_tokens"] += prompt_tokens
-        self._stats["completion_tokens"] += completion_tokens
-        self._stats["cost"] += cost
-        verdict = (Verdict(raw=text, error=f"judge refused: {refusal}") if refusal
-                   else parse_reply(text, response, finish))
-        verdict.cost, verdict.prompt_tokens, verdict.completion_tokens = cost, prompt_tokens, completion_tokens
-        if not verdict.failed and self.cache is not None:
-            self.cache.put(key, {
-                "raw": text, "finish_reason": finish,
-                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens})
-        return verdict
+        self.stats["prompt_tokens"] += prompt_tokens
+        self.stats["completion_tokens"] += completion_tokens
+        self.stats["cost"] += cost
+        dump = getattr(choice, "model_dump", None)
+        return ChatReply(text=text, finish_reason=finish, refusal=refusal,
+                         choice=dump(mode="json") if callable(dump) else None,
+                         prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost)
 
-    async def _request(self, client, messages: list[dict]):
+    async def _request(self, client, messages: list[dict], extra: dict[str, Any]):
         """Send one request; map every transport outcome to a result, _Retryable or _Fatal."""
         import openai
 
@@ -305,11 +270,11 @@ class OpenAIJudge:
         # OpenAI's own API wants max_completion_tokens (reasoning models reject max_tokens);
         # compatible servers know max_tokens.
         limit = "max_completion_tokens" if c.base_url is None else "max_tokens"
-        self._stats["requests"] += 1
+        self.stats["requests"] += 1
         try:
             completion = await asyncio.wait_for(client.chat.completions.create(
                 model=c.model, messages=messages, temperature=c.temperature,
-                timeout=c.timeout, **{limit: c.max_tokens}), c.timeout)
+                timeout=c.timeout, **{limit: c.max_tokens}, **extra), c.timeout)
         except (asyncio.TimeoutError, openai.APITimeoutError):
             raise _Retryable(f"no answer within {c.timeout:g} s") from None
         except openai.APIConnectionError as err:
@@ -324,6 +289,96 @@ class OpenAIJudge:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+class OpenAIJudge:
+    """``cut.judges.base.Judge`` over an OpenAI-compatible endpoint; see the module docstring."""
+
+    def __init__(self, config: OpenAIJudgeConfig, progress: bool = True):
+        self.config = config
+        self.name = f"openai:{config.model}"
+        self.progress = progress
+        self.prompt = load_prompt(config.prompt)
+        self.client = ChatClient(config, self.name)
+        self.cache = JudgeCache(config.cache_dir) if config.cache_dir else None
+        self._stats = dict(items=0, cache_hits=0, failures=0, wall_seconds=0.0)
+
+    def settings(self) -> dict[str, Any]:
+        """What determines a reply, hence the cache key. No secrets, no transport knobs."""
+        c = self.config
+        return {"model": c.model, "base_url": (c.base_url or OPENAI_URL).rstrip("/"),
+                "temperature": c.temperature, "max_tokens": c.max_tokens,
+                "prompt": f"{self.prompt.name}@{self.prompt.version}"}
+
+    def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        """One verdict per item, in order. Raises CutError only for run-wide errors (401/403/404)."""
+        start = time.monotonic()
+        try:
+            return self._judge_all(list(items))
+        finally:
+            self._stats["items"] += len(items)
+            self._stats["wall_seconds"] += time.monotonic() - start
+            if self.progress:
+                _console().print(summary_table(self.name, self.summary()))
+
+    def summary(self) -> dict[str, Any]:
+        """Totals over every ``judge`` call: items, requests sent (retries included), retries,
+        cache hits, failures, prompt/completion tokens, cost in USD, wall seconds."""
+        totals = {**self._stats, **self.client.stats}
+        return {k: totals[k] for k in ("items", "requests", "retries", "cache_hits", "failures",
+                                       "prompt_tokens", "completion_tokens", "cost", "wall_seconds")}
+
+    def _judge_all(self, items: list[JudgeItem]) -> list[Verdict]:
+        verdicts: list[Verdict | None] = [None] * len(items)
+        pending: dict[str, tuple[list[dict], list[int]]] = {}  # key → (messages, item indices)
+        for i, item in enumerate(items):
+            messages = render_messages(self.prompt, item.instruction, item.response)
+            key = JudgeCache.make_key(self.settings(), messages, item.response)
+            hit = self._from_cache(key, item.response)
+            if hit is not None:
+                verdicts[i] = hit
+            elif key in pending:
+                pending[key][1].append(i)  # same question twice in one batch: ask once
+            else:
+                pending[key] = (messages, [i])
+        self._stats["cache_hits"] += sum(v is not None for v in verdicts)
+        keys = list(pending)
+        progress, advance = _progress_bar(self.progress, self.name, len(items))
+        with progress:
+            advance(sum(v is not None for v in verdicts))
+            replies = self.client.send([pending[k][0] for k in keys],
+                                       on_reply=lambda j, _: advance(len(pending[keys[j]][1])))
+        for key, reply in zip(keys, replies):
+            first, *rest = pending[key][1]
+            verdict = verdicts[first] = self._verdict(key, reply, items[first].response)
+            for i in rest:  # copies that cost nothing
+                verdicts[i] = replace(verdict, cost=0.0, prompt_tokens=0, completion_tokens=0, cached=True)
+        self._stats["failures"] += sum(v.failed for v in verdicts)
+        return verdicts  # type: ignore[return-value]
+
+    def _verdict(self, key: str, reply: ChatReply, response: str) -> Verdict:
+        """A reply parsed into a verdict (usable ones are cached)."""
+        if reply.failed:
+            return Verdict(error=reply.error, seconds=reply.seconds)
+        verdict = (Verdict(raw=reply.text, error=f"judge refused: {reply.refusal}") if reply.refusal
+                   else parse_reply(reply.text, response, reply.finish_reason))
+        verdict.cost, verdict.seconds = reply.cost, reply.seconds
+        verdict.prompt_tokens, verdict.completion_tokens = reply.prompt_tokens, reply.completion_tokens
+        if not verdict.failed and self.cache is not None:
+            self.cache.put(key, {
+                "raw": reply.text, "finish_reason": reply.finish_reason,
+                "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens})
+        return verdict
+
+    def _from_cache(self, key: str, response: str) -> Verdict | None:
+        entry = self.cache.get(key) if self.cache else None
+        if entry is None:
+            return None
+        verdict = parse_reply(entry.get("raw"), response, entry.get("finish_reason"))
+        if verdict.failed:  # parsing rules changed since: ask again
+            return None
+        verdict.cached = True
+        return verdict
 
 
 def _status_error(err) -> Exception:
