@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Module names under cut.cli, in the order they appear in `cut --help`.
-COMMANDS = ["train", "collect", "eval", "report", "detect", "prompts", "annotate", "data", "merge", "env"]
+COMMANDS = ["train", "collect", "generate", "eval", "report", "detect", "prompts", "annotate", "data", "merge", "env"]
 
 
 def help_for(parser: argparse.ArgumentParser):

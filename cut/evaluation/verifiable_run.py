@@ -1,13 +1,16 @@
 """Generate answers to a verifiable-instruction set with a model and score them.
 
-Used by the online loop's evaluation step (and ``cut eval --verifiable``). Greedy decoding,
-so a model's score does not depend on a sampling seed; the responses are written next to the
-scores (``eval.jsonl``: key, prompt, response, per-instruction results) so any number can be
-checked by reading the file.
+Used by the online loop's evaluation step (and ``cut eval --verifiable``). Greedy decoding by
+default, so a model's score does not depend on a sampling seed; with a ``DecoderConfig`` the
+answers come from ``cut.decoders.decode`` instead (beam search, DeAL with the rule reward,
+best-of-N, ...), each prompt's constraints handed to the reward. The responses are written
+next to the scores (``eval.jsonl``: key, prompt, response, per-instruction results) so any
+number can be checked by reading the file.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from cut.evaluation.verifiable import score, score_response
@@ -16,8 +19,14 @@ from cut.verifiable import read_ifeval
 
 
 def evaluate_verifiable(model: str, prompts_path: str, out_path: str | Path, limit: int | None = None,
-                        max_new_tokens: int = 128, template: str = "auto", batch_size: int = 32) -> dict:
-    """Score ``model`` on an IFEval-format file; returns cut.evaluation.verifiable.score's dict."""
+                        max_new_tokens: int = 128, template: str = "auto", batch_size: int = 32,
+                        decoder=None) -> dict:
+    """Score ``model`` on an IFEval-format file; returns cut.evaluation.verifiable.score's dict.
+
+    ``decoder`` (a ``cut.decoders.DecoderConfig``; None = greedy, as always) chooses how the
+    answers are decoded; its ``max_new_tokens`` is replaced by this function's. With a
+    decoder, the result also holds ``decoder`` (its settings) and ``model_tokens`` (total).
+    """
     import torch
 
     from cut.generation import GenerationSettings, generate
@@ -27,11 +36,22 @@ def evaluate_verifiable(model: str, prompts_path: str, out_path: str | Path, lim
     prompts = read_ifeval(prompts_path)[:limit] if limit else read_ifeval(prompts_path)
     policy, tokenizer = load_model(model)
     policy.eval()
-    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size)
-    with torch.inference_mode():
-        samples = generate(policy, tokenizer, [p.prompt for p in prompts], choose_template(template, tokenizer),
-                           settings, progress=True)
-    responses = [s[0] for s in samples]
+    chosen = choose_template(template, tokenizer)
+    extra: dict = {}
+    if decoder is None:
+        settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size)
+        with torch.inference_mode():
+            samples = generate(policy, tokenizer, [p.prompt for p in prompts], chosen, settings, progress=True)
+        responses = [s[0] for s in samples]
+    else:
+        from cut.decoders import decode
+        from cut.rewards import RewardItem
+
+        config = replace(decoder, max_new_tokens=max_new_tokens)
+        items = [RewardItem(p.prompt, p.as_metadata()) for p in prompts]
+        decoded = decode(policy, tokenizer, [p.prompt for p in prompts], chosen, config, items)
+        responses = decoded.responses
+        extra = {"decoder": config.settings(), "model_tokens": sum(decoded.model_tokens)}
     write_jsonl(out_path, [{"key": p.key, "prompt": p.prompt, "response": r, **score_response(p, r)}
                            for p, r in zip(prompts, responses)])
-    return score(prompts, responses)
+    return {**score(prompts, responses), **extra}
