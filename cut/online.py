@@ -65,6 +65,9 @@ class OnlineConfig:
     eval_prompts: str = "eval/verifiable-heldout.jsonl"  # IFEval-format held-out set
     eval_limit: int | None = None
     eval_max_new_tokens: int = 96
+    # how the held-out answers are decoded: {} is greedy; else cut.decoders.DecoderConfig fields,
+    # e.g. {decoder: deal, top_k: 5, lookahead: 8, lam: 1} (its max_new_tokens is eval_max_new_tokens)
+    eval_decoder: dict[str, Any] = field(default_factory=dict)
     carry: str = "merge"  # merge: new LoRA on the merged model; adapter: keep training one adapter
     train_recipe: str = "cpu-default"  # a `cut train` recipe for the per-round training settings
     train: dict[str, Any] = field(default_factory=dict)  # overrides of that recipe
@@ -81,6 +84,19 @@ class OnlineConfig:
             raise CutError(f"carry must be merge or adapter, got {self.carry!r}")
         if self.rounds < 1 or self.prompts_per_round < 1 or self.samples_per_prompt < 1:
             raise CutError("rounds, prompts_per_round and samples_per_prompt must be at least 1")
+        self.decoder()  # a bad eval_decoder fails before round 0
+
+    def decoder(self):
+        """The evaluation decoder (a ``cut.decoders.DecoderConfig``), or None for greedy."""
+        if not self.eval_decoder:
+            return None
+        from cut.decoders import DecoderConfig
+
+        known = {f.name for f in dataclasses.fields(DecoderConfig)}
+        unknown = sorted(set(self.eval_decoder) - known)
+        if unknown:
+            raise CutError(f"eval_decoder: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return DecoderConfig(**self.eval_decoder)
 
 
 class RunState:
@@ -120,6 +136,8 @@ class RunState:
 def fingerprint(config: OnlineConfig) -> str:
     """What makes two runs the same run: every setting but the directory."""
     d = {k: v for k, v in config_to_dict(config).items() if k not in ("run_dir", "share_from")}
+    if not d["eval_decoder"]:  # added later: greedy evaluation keeps the fingerprints of earlier runs
+        del d["eval_decoder"]
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -162,7 +180,8 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
 # agree on them differ only from round 1's training on, so the second can reuse the first's work.
 SHARED_SETTINGS = ("model", "judge", "judge_options", "prompts", "constraints", "max_constraints", "rounds",
                    "prompts_per_round", "samples_per_prompt", "temperature", "top_p", "max_new_tokens",
-                   "gen_batch_size", "eval_prompts", "eval_limit", "eval_max_new_tokens", "template", "seed")
+                   "gen_batch_size", "eval_prompts", "eval_limit", "eval_max_new_tokens", "eval_decoder", "template",
+                   "seed")
 SHARED_FILES = {"round-0/evaluate": ("round-0", ("eval.jsonl", "metrics.json")),
                 "round-1/prompts": ("round-1", ("prompts.jsonl",)),
                 "round-1/collect": ("round-1", ("records.jsonl", "records.responses.jsonl",
@@ -177,6 +196,7 @@ def share_steps(config: OnlineConfig, source: Path, run_dir: Path, state: RunSta
         raise CutError(f"share_from: {source_config} not found (not an online run directory)")
     theirs = json.loads(source_config.read_text())
     mine = config_to_dict(config)
+    theirs.setdefault("eval_decoder", {})  # runs from before the setting existed decoded greedily
     differ = [k for k in SHARED_SETTINGS if theirs.get(k) != mine.get(k)]
     if differ:
         raise CutError(f"share_from: {source} differs in {', '.join(differ)}; its samples are not this run's")
@@ -290,14 +310,14 @@ def step_carry(config: OnlineConfig, run_dir: Path, r: int) -> None:
 
 
 def step_evaluate(config: OnlineConfig, run_dir: Path, r: int) -> None:
-    """Greedy answers to the held-out verifiable prompts, scored strict and loose."""
+    """Answers to the held-out verifiable prompts (greedy, or ``eval_decoder``), scored strict and loose."""
     from cut.evaluation.verifiable_run import evaluate_verifiable
 
     rd = run_dir / f"round-{r}"
     result = evaluate_verifiable(policy_for(run_dir, r, config), resolve_data_path(config.eval_prompts),
                                  rd / "eval.jsonl", limit=config.eval_limit,
                                  max_new_tokens=config.eval_max_new_tokens, template=config.template,
-                                 batch_size=config.gen_batch_size)
+                                 batch_size=config.gen_batch_size, decoder=config.decoder())
     metrics = {"round": r, "eval": result, **round_training_metrics(rd)}
     write_json_atomic(rd / "metrics.json", metrics)
 

@@ -108,3 +108,27 @@ def test_decoder_flags_can_join_another_command():
                                                "--reward", "rules@0.7+length:0-80@0.3"]))
     assert (config.decoder, config.block, config.max_new_tokens, config.top_k) == ("deal", 4, 64, 5)
     assert config.reward == "rules@0.7+length:0-80@0.3"
+
+
+def test_eval_verifiable_takes_the_decoder_flags(tiny_model_dir, tmp_path):
+    """`cut eval --verifiable --decoder beam --top-k 1 --beam 1` is greedy (k = 1, b = 1), so
+    its answers equal the default path's; --decoder deal writes its settings into the summary."""
+    prompts = _ifeval_file(tmp_path)
+
+    def run_eval(out, *flags):
+        r = subprocess.run([sys.executable, "-m", "cut", "eval", "--verifiable", str(prompts), "--model",
+                            str(tiny_model_dir), "--max-new-tokens", "6", "-o", str(out), "--json", *flags],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        responses = [json.loads(line)["response"] for line in out.read_text().splitlines()]
+        return json.loads(r.stdout), responses
+
+    greedy, greedy_responses = run_eval(tmp_path / "greedy.jsonl")
+    beam, beam_responses = run_eval(tmp_path / "beam.jsonl", "--decoder", "beam", "--top-k", "1", "--beam", "1")
+    assert "decoder" not in greedy and beam["decoder"] == {"decoder": "beam", "max_new_tokens": 6, "top_k": 1,
+                                                           "beam": 1, "length_penalty": 1.0}
+    assert beam_responses == greedy_responses
+    deal, _ = run_eval(tmp_path / "deal.jsonl", "--decoder", "deal", "--top-k", "2", "--lookahead", "2",
+                       "--lam", "2")
+    assert deal["decoder"]["lam"] == 2.0 and deal["decoder"]["reward"] == "rules" and deal["model_tokens"] > 0
+    assert deal["n_prompts"] == 2

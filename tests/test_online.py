@@ -134,3 +134,33 @@ def test_share_from_reuses_round0_and_round1_samples(full_run, tiny_model_dir, t
     bad = run(online_args(tiny_model_dir, tmp_path / "bad", "--share-from", str(full_run)) + ["samples_per_prompt=3"])
     assert bad.returncode != 0 and "differs in samples_per_prompt" in bad.stderr
     assert not (tmp_path / "bad" / "round-0").exists()
+
+
+def test_eval_decoder_is_checked_and_used(tiny_model_dir, tmp_path):
+    """A bad eval_decoder fails at config time; a good one decodes the held-out answers (the
+    metrics name it), and an empty one keeps the fingerprint of runs made before it existed."""
+    from cut.errors import CutError
+    from cut.online import OnlineConfig, fingerprint, step_evaluate
+
+    with pytest.raises(CutError, match="eval_decoder: unknown setting 'k'"):
+        OnlineConfig(eval_decoder={"k": 3})
+    with pytest.raises(CutError, match="unknown decoder 'dael'"):
+        OnlineConfig(eval_decoder={"decoder": "dael"})
+    plain = OnlineConfig()
+    assert fingerprint(plain) != fingerprint(OnlineConfig(eval_decoder={"decoder": "deal"}))
+    import hashlib
+
+    from cut.config import config_to_dict
+
+    before = {k: v for k, v in config_to_dict(plain).items() if k not in ("run_dir", "share_from", "eval_decoder")}
+    assert fingerprint(plain) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    prompts = tmp_path / "heldout.jsonl"
+    prompts.write_text(json.dumps({"key": "a", "prompt": "Write about rain. Do not use any commas.",
+                                   "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}) + "\n")
+    config = OnlineConfig(model=str(tiny_model_dir), eval_prompts=str(prompts), eval_max_new_tokens=5,
+                          eval_decoder={"decoder": "deal", "top_k": 2, "lookahead": 2})
+    (tmp_path / "round-0").mkdir()
+    step_evaluate(config, tmp_path, 0)
+    metrics = json.loads((tmp_path / "round-0" / "metrics.json").read_text())
+    assert metrics["eval"]["decoder"]["decoder"] == "deal" and metrics["eval"]["decoder"]["max_new_tokens"] == 5
+    assert metrics["eval"]["n_prompts"] == 1

@@ -70,6 +70,10 @@ def register(sub) -> None:
                    help="bootstrap resamples for the LC confidence interval (default 200; 0 = none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    from cut.cli.generate import add_decoder_arguments
+
+    # with --verifiable: how the answers are decoded (greedy by default; DeAL with the rule reward, ...)
+    add_decoder_arguments(p, exclude=("--max-new-tokens", "--batch-size", "--seed"))
     j = p.add_argument_group("pairwise judge")
     j.add_argument("--judge", metavar="SPEC", help="openai:MODEL, any OpenAI-compatible endpoint (required for pairwise)")
     j.add_argument("--judge-mode", choices=["ranking", "weighted"], default="weighted",
@@ -139,16 +143,23 @@ def run_verifiable(args) -> int:
     from cut.evaluation.verifiable_run import evaluate_verifiable
     from cut.progress import console
 
+    from cut.cli.generate import decoder_config
+
     start = time.perf_counter()
     out = args.output or "verifiable-eval.jsonl"
+    decoder = decoder_config(args) if args.decoder != "greedy" else None  # None: the batched greedy path
     result = evaluate_verifiable(args.model or DEFAULT_MODEL, resolve_data_path(args.verifiable), out,
-                                 limit=args.limit, max_new_tokens=args.max_new_tokens or 256)
+                                 limit=args.limit, max_new_tokens=args.max_new_tokens or 256,
+                                 batch_size=args.batch_size, decoder=decoder)
     result["seconds"] = time.perf_counter() - start
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         console.print(render_table(result))
         console.print(f"{result['n_prompts']} prompts in {result['seconds']:.0f} s; responses in {out}")
+        if decoder is not None:
+            settings = ", ".join(f"{k}={v}" for k, v in result["decoder"].items())
+            console.print(f"decoded with {settings}; {result['model_tokens']} model tokens")
     return 0
 
 
