@@ -3,3 +3,14 @@
 
 class CutError(Exception):
     """A failure caused by the user's input or environment, with a message saying what to fix."""
+
+
+def reject_unknown(options, cls, what: str, noun: str = "option", exclude: tuple[str, ...] = ()) -> None:
+    """Raise a CutError naming the first key of ``options`` that is not a field of dataclass
+    ``cls`` (nor in ``exclude``): "{what}: unknown {noun} 'k' (known: a, b, ...)"."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(cls)} - set(exclude)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise CutError(f"{what}: unknown {noun} {unknown[0]!r} (known: {', '.join(sorted(known))})")

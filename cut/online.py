@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cut.config import config_to_dict, resolve_data_path
-from cut.errors import CutError
+from cut.errors import CutError, reject_unknown
 from cut.records import write_json_atomic
 
 CARRY_MODES = ("merge", "adapter")
@@ -92,10 +92,7 @@ class OnlineConfig:
             return None
         from cut.decoders import DecoderConfig
 
-        known = {f.name for f in dataclasses.fields(DecoderConfig)}
-        unknown = sorted(set(self.eval_decoder) - known)
-        if unknown:
-            raise CutError(f"eval_decoder: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        reject_unknown(self.eval_decoder, DecoderConfig, "eval_decoder", noun="setting")
         return DecoderConfig(**self.eval_decoder)
 
 

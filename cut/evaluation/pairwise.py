@@ -34,10 +34,10 @@ import math
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
-from cut.errors import CutError
+from cut.errors import CutError, reject_unknown
 from cut.evaluation.pairwise_prompt import DEFAULT_PAIRWISE_PROMPT, PairwisePrompt
 from cut.evaluation.weighted import alpaca_eval_swapped, first_token_logprobs, preference_from_logprobs
 
@@ -242,10 +242,7 @@ def make_pairwise_judge(spec: str, mode: str = "weighted", swap_seed: int = 0, t
     if kind != "openai" or not model:
         raise CutError(f"pairwise judge {spec!r}: use openai:MODEL (any OpenAI-compatible endpoint, "
                        f"with --base-url for a local server)")
-    known = {f.name for f in fields(OpenAIJudgeConfig)} - {"model", "prompt"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise CutError(f"pairwise judge: unknown option {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    reject_unknown(options, OpenAIJudgeConfig, "pairwise judge", exclude=("model", "prompt"))
     options.setdefault("max_tokens", RANKING_MAX_TOKENS)
     return PairwiseJudge(OpenAIJudgeConfig(model=model, **options), mode=mode, swap_seed=swap_seed,
                          top_logprobs=top_logprobs, progress=progress)

@@ -30,11 +30,11 @@ import ipaddress
 import os
 import random
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
-from cut.errors import CutError
+from cut.errors import CutError, reject_unknown
 from cut.judges.base import JudgeItem, Verdict
 from cut.judges.cache import JudgeCache
 from cut.judges.prompt import load_prompt, parse_reply, render_messages
@@ -447,8 +447,5 @@ def from_spec(arg: str, **options: Any) -> OpenAIJudge:
     """``make_judge("openai:gpt-4o-mini", base_url=..., concurrency=8)``: ``arg`` is the model;
     options are ``OpenAIJudgeConfig`` fields plus ``progress``. Unknown options are errors."""
     progress = options.pop("progress", True)
-    known = {f.name for f in fields(OpenAIJudgeConfig)} - {"model"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise CutError(f"openai judge: unknown option {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    reject_unknown(options, OpenAIJudgeConfig, "openai judge", exclude=("model",))
     return OpenAIJudge(OpenAIJudgeConfig(model=arg, **options), progress=progress)
