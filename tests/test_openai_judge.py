@@ -17,7 +17,8 @@ from cut.errors import CutError
 from cut.judges import make_judge
 from cut.judges.base import JudgeItem
 from cut.judges.cache import CACHE_FILE, JudgeCache
-from cut.judges.openai_judge import OpenAIJudge, OpenAIJudgeConfig, is_local_url, known_price
+from cut.judges.openai_client import is_local_url, known_price
+from cut.judges.openai_judge import OpenAIJudge, OpenAIJudgeConfig
 from cut.judges.prompt import load_prompt, render_messages
 from tests.chat_server import ChatServer
 

@@ -24,7 +24,7 @@ log-probabilities, a refusal, an HTTP failure after retries — are counted by r
 of the annotations (never scored) and returned as failures; they are not cached, so a rerun
 asks again. Pairs whose two outputs are identical are draws (1.5) without a judge call.
 
-The HTTP side (key handling, retries, concurrency, prices) is ``cut.judges.openai_judge``'s
+The HTTP side (key handling, retries, concurrency, prices) is ``cut.judges.openai_client``'s
 ``ChatClient``.
 """
 
@@ -135,7 +135,7 @@ class PairwiseJudge:
     def __init__(self, config, mode: str = "weighted", prompt: PairwisePrompt = DEFAULT_PAIRWISE_PROMPT,
                  swap_seed: int = 0, top_logprobs: int = 5, progress: bool = True):
         from cut.judges.cache import JudgeCache
-        from cut.judges.openai_judge import ChatClient
+        from cut.judges.openai_client import ChatClient
 
         if mode not in JUDGE_MODES:
             raise CutError(f"judge mode must be one of {', '.join(JUDGE_MODES)}, got {mode!r}")
@@ -150,7 +150,7 @@ class PairwiseJudge:
 
     def settings(self) -> dict[str, Any]:
         """What determines a reply, hence the cache key: no secrets, no transport knobs."""
-        from cut.judges.openai_judge import OPENAI_URL
+        from cut.judges.openai_client import OPENAI_URL
 
         c = self.config
         out = {"model": c.model, "base_url": (c.base_url or OPENAI_URL).rstrip("/"), "temperature": c.temperature,
@@ -236,7 +236,7 @@ def make_pairwise_judge(spec: str, mode: str = "weighted", swap_seed: int = 0, t
     ``spec`` is ``openai:MODEL``, as for ``cut collect``; ``options`` are ``OpenAIJudgeConfig``
     fields. Without ``max_tokens``, ranking mode allows a short reply.
     """
-    from cut.judges.openai_judge import OpenAIJudgeConfig
+    from cut.judges.openai_client import OpenAIJudgeConfig
 
     kind, _, model = spec.partition(":")
     if kind != "openai" or not model:
