@@ -20,7 +20,8 @@ command with a run directory that describes itself:
 The loop only sequences steps; each is a library call used elsewhere (collect, train_offline,
 merge_adapter, generation + verifiable scoring). Killing the process loses only the step in
 flight: collect and training resume on their own, and a step is marked done in the state file
-only after its outputs are written.
+only after its outputs are written. The number of rounds is not part of what makes a run
+itself: the same command with more ``rounds`` continues a finished run.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class RunState:
         self.times: dict[str, float] = {}
 
     @classmethod
-    def open(cls, run_dir: Path, fingerprint: str) -> "RunState":
+    def open(cls, run_dir: Path, fingerprint: str, also: tuple[str, ...] = ()) -> "RunState":
+        """The run's state; ``also``: older fingerprints of the same settings (rewritten on the next step)."""
         state = cls(run_dir, fingerprint)
         if not state.path.exists():
             if any(run_dir.glob("round-*")):
@@ -119,7 +121,7 @@ class RunState:
             saved = data["fingerprint"]
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise CutError(f"{state.path} is corrupt ({err}); fix or remove it (removing restarts the run)") from None
-        if saved != fingerprint:
+        if saved != fingerprint and saved not in also:
             raise CutError(f"{run_dir} holds a run with different settings (see online_config.json); "
                            f"use another run directory or the same settings to resume")
         return state
@@ -130,12 +132,27 @@ class RunState:
         write_json_atomic(self.path, {"fingerprint": self.fingerprint, "done": self.done, "times": self.times})
 
 
-def fingerprint(config: OnlineConfig) -> str:
-    """What makes two runs the same run: every setting but the directory."""
-    d = {k: v for k, v in config_to_dict(config).items() if k not in ("run_dir", "share_from")}
+def fingerprint(config: OnlineConfig, with_rounds: bool = False) -> str:
+    """What makes two runs the same run: every setting but the directory and the number of
+    rounds. Round r's prompts are slice r of a prefix-stable pool and its steps never look
+    ahead, so a finished run continues with ``rounds=`` more. ``with_rounds``: the fingerprint
+    of runs made before that, which still open."""
+    skip = ("run_dir", "share_from") if with_rounds else ("run_dir", "share_from", "rounds")
+    d = {k: v for k, v in config_to_dict(config).items() if k not in skip}
     if not d["eval_decoder"]:  # added later: greedy evaluation keeps the fingerprints of earlier runs
         del d["eval_decoder"]
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _legacy_fingerprint(config: OnlineConfig, run_dir: Path) -> str:
+    """The fingerprint this run had when it was made with the rounds it recorded (before
+    the number of rounds left the fingerprint)."""
+    saved = run_dir / "online_config.json"
+    try:
+        rounds = json.loads(saved.read_text())["rounds"] if saved.exists() else config.rounds
+    except (json.JSONDecodeError, KeyError, TypeError):
+        rounds = config.rounds
+    return fingerprint(dataclasses.replace(config, rounds=rounds), with_rounds=True)
 
 
 def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = None) -> list[dict]:
@@ -144,7 +161,7 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
 
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = RunState.open(run_dir, fingerprint(config))
+    state = RunState.open(run_dir, fingerprint(config), also=(_legacy_fingerprint(config, run_dir),))
     write_json_atomic(run_dir / "online_config.json", config_to_dict(config))
     if config.share_from:
         share_steps(config, Path(config.share_from), run_dir, state)
@@ -175,7 +192,7 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
 
 # Settings that decide round 0's evaluation and round 1's prompts and samples: two runs that
 # agree on them differ only from round 1's training on, so the second can reuse the first's work.
-SHARED_SETTINGS = ("model", "judge", "judge_options", "prompts", "constraints", "max_constraints", "rounds",
+SHARED_SETTINGS = ("model", "judge", "judge_options", "prompts", "constraints", "max_constraints",
                    "prompts_per_round", "samples_per_prompt", "temperature", "top_p", "max_new_tokens",
                    "gen_batch_size", "eval_prompts", "eval_limit", "eval_max_new_tokens", "eval_decoder", "template",
                    "seed")

@@ -120,6 +120,40 @@ def test_corrupt_or_missing_state_is_an_error(full_run, tiny_model_dir, tmp_path
     assert r.returncode == 2 and "different settings" in r.stderr
 
 
+def test_a_finished_run_continues_with_more_rounds(full_run, tiny_model_dir, tmp_path):
+    """A finished 1-round run given rounds=2 adds round 2, redoes nothing, and ends like the
+    2-round run; its state file, written before the number of rounds left the fingerprint,
+    still opens."""
+    import shutil
+
+    from cut.online import OnlineConfig, fingerprint
+
+    shorter = tmp_path / "shorter"  # full_run as it stood after round 1, as an old 1-round run
+    shutil.copytree(full_run, shorter, ignore=lambda d, names: ["round-2"] if d == str(full_run) else [])
+    saved = {**json.loads((full_run / "online_config.json").read_text()), "rounds": 1}
+    (shorter / "online_config.json").write_text(json.dumps(saved))
+    state = json.loads((full_run / "state.json").read_text())
+    done = [s for s in state["done"] if not s.startswith("round-2/")]
+    times = {k: state["times"][k] for k in done}
+    legacy = fingerprint(OnlineConfig(**saved), with_rounds=True)
+    assert legacy != fingerprint(OnlineConfig(**saved))
+    (shorter / "state.json").write_text(json.dumps({"fingerprint": legacy, "done": done, "times": times}))
+    r = run(online_args(tiny_model_dir, shorter))  # rounds=2
+    assert r.returncode == 0, r.stderr[-3000:]
+    after = json.loads((shorter / "state.json").read_text())
+    assert after["done"] == state["done"]
+    assert {k: after["times"][k] for k in times} == times  # nothing rerun
+    assert after["fingerprint"] == state["fingerprint"]
+    assert prompt_texts(shorter, 2) == prompt_texts(full_run, 2)
+
+    def samples(run_dir):  # the records, but for the path of the model that wrote them
+        rows = [json.loads(line) for line in (run_dir / "round-2" / "records.jsonl").read_text().splitlines()]
+        return [{**row, "metadata": {k: v for k, v in row["metadata"].items() if k != "generator"}} for row in rows]
+
+    assert samples(shorter) == samples(full_run)
+    assert len((shorter / "report.csv").read_text().splitlines()) == 1 + 3
+
+
 def test_share_from_reuses_round0_and_round1_samples(full_run, tiny_model_dir, tmp_path):
     other = tmp_path / "sft"
     r = run(online_args(tiny_model_dir, other, "--method", "sft", "--share-from", str(full_run)))
@@ -153,7 +187,7 @@ def test_eval_decoder_is_checked_and_used(tiny_model_dir, tmp_path):
     from cut.config import config_to_dict
 
     before = {k: v for k, v in config_to_dict(plain).items() if k not in ("run_dir", "share_from", "eval_decoder")}
-    assert fingerprint(plain) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    assert fingerprint(plain, with_rounds=True) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
     prompts = tmp_path / "heldout.jsonl"
     prompts.write_text(json.dumps({"key": "a", "prompt": "Write about rain. Do not use any commas.",
                                    "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}) + "\n")

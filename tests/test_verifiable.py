@@ -42,6 +42,14 @@ def test_generator_is_deterministic_and_balanced():
         assert p.topic and p.topic in p.prompt
 
 
+def test_generator_is_prefix_stable():
+    """The online loop's round r takes slice r of one pool, so a pool drawn for more rounds
+    must start with the pool drawn for fewer (that is what lets a finished run continue)."""
+    for k in (1, 2):
+        short, long = generate_prompts(48, "train", seed=0, max_constraints=k), generate_prompts(144, "train", seed=0, max_constraints=k)
+        assert long[:48] == short
+
+
 def test_splits_are_disjoint():
     train = generate_prompts(2000, "train")
     evals = generate_prompts(300, "eval")

@@ -23,8 +23,10 @@ def register(sub) -> None:
     p.add_argument("--run-dir", help="with --online: the run directory (rerun the same command to resume)")
     p.add_argument("--method", choices=["cut", "sft", "hindsight"], help="what the records train (default: cut)")
     p.add_argument("--detector", choices=["ratio", "spans", "union", "intersection"],
-                   help="which Misalign tokens get unlikelihood (default: ratio)")
-    p.add_argument("--rounds", type=int, help="with --online: number of rounds")
+                   help="which Misalign tokens get unlikelihood (default: the recipe's; ratio offline, "
+                        "spans online)")
+    p.add_argument("--rounds", type=int, help="with --online: number of rounds (a finished run given more "
+                                              "continues from its last round)")
     p.add_argument("--judge", help="with --online: judge spec (rules, openai:MODEL, human, hf:PATH)")
     p.add_argument("--share-from", metavar="RUN_DIR",
                    help="with --online: reuse that run's round-0 evaluation and round-1 samples "
