@@ -340,8 +340,8 @@ class _Session:
                     "judge_prompt_tokens": v.prompt_tokens, "judge_completion_tokens": v.completion_tokens,
                     "judge_cached": v.cached}
         return Record(instruction=w.prompt.instruction, input=w.prompt.input, response=w.response or "",
-                      judgment=v.judgment, spans=v.spans, id=w.key, source=self.config.source,
-                      round=self.config.round, judge=self.judge_name, metadata=metadata)
+                      judgment=v.judgment, spans=v.spans, revision=v.revision, id=w.key,
+                      source=self.config.source,                      round=self.config.round, judge=self.judge_name, metadata=metadata)
 
     def undo_last(self) -> WorkItem | None:
         """Remove the last record this session wrote (atomic rewrite); None if there is none."""

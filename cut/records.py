@@ -41,13 +41,16 @@ class RecordError(CutError, ValueError):
 
 @dataclass
 class Record:
-    """One judged response. ``spans`` are [start, end) character offsets into ``response``."""
+    """One judged response. ``spans`` are [start, end) character offsets into ``response``.
+    ``revision``: a corrected response the judge proposes (None when it has none); for a
+    negative it is the minimal contrast CUT wants: the same answer without the violation."""
 
     instruction: str
     response: str
     judgment: str | None = None
     input: str = ""
     spans: list[list[int]] | None = None
+    revision: str | None = None
     id: str | None = None
     source: str | None = None
     round: int | None = None
@@ -102,6 +105,7 @@ def record_from_dict(obj: Any, path: str | os.PathLike | None = None, line: int 
     _check_type(obj, "response", str, path, line)
     _check_type(obj, "input", str, path, line)
     _check_type(obj, "judgment", (str, type(None)), path, line)
+    _check_type(obj, "revision", (str, type(None)), path, line)
     _check_type(obj, "source", (str, type(None)), path, line)
     _check_type(obj, "judge", (str, type(None)), path, line)
     _check_type(obj, "round", (int, type(None)), path, line)

@@ -28,6 +28,7 @@ class JudgeItem:
 class Verdict:
     judgment: str | None = None
     spans: list[list[int]] | None = None
+    revision: str | None = None  # a corrected response the judge proposes, when it has one
     raw: str | None = None
     error: str | None = None
     cost: float = 0.0
