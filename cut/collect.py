@@ -341,7 +341,8 @@ class _Session:
                     "judge_cached": v.cached}
         return Record(instruction=w.prompt.instruction, input=w.prompt.input, response=w.response or "",
                       judgment=v.judgment, spans=v.spans, revision=v.revision, id=w.key,
-                      source=self.config.source,                      round=self.config.round, judge=self.judge_name, metadata=metadata)
+                      source=self.config.source, round=self.config.round, judge=self.judge_name,
+                      metadata=metadata)
 
     def undo_last(self) -> WorkItem | None:
         """Remove the last record this session wrote (atomic rewrite); None if there is none."""
