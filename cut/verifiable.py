@@ -6,7 +6,9 @@ can check ("Do not use any commas in your response."), carried as data in IFEval
 ``cut.evaluation.verifiable`` can score them. IFEval files (Zhou et al. 2023) load as they are.
 
 Tasks are templates × subjects (11 × 80 = 880). Subjects are split into train and eval by a
-hash of their name, so the two splits share no subject, no task and no prompt. Constraints
+hash of their name, so the two splits share no subject, no task and no prompt; and each split
+states a constraint in its own words (``cut.phrasings``), so no held-out constraint sentence
+is ever trained on. Constraints
 are drawn from ``DEFAULT_CONSTRAINTS`` — ones a 135M model can sometimes satisfy: short word
 and sentence limits, no commas, lowercase, a topical keyword, a fixed start or end, a title,
 2-4 bullets, 1-2 highlights or placeholders, a postscript, quotation marks.
@@ -26,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cut.errors import CutError
-from cut.judges.checkers import SPECS, describe, validate_kwargs
+from cut.judges.checkers import SPECS, validate_kwargs
+from cut.phrasings import phrase
 from cut.records import RecordError, iter_jsonl, write_jsonl
 
 # (subject, three topical keywords) — keywords feed the keyword constraints.
@@ -203,7 +206,7 @@ def generate_prompts(n: int, split: str = "train", seed: int = 0, constraint_ids
             constraints = constraints[:1]
             identity = (task, frozenset([(cid, json.dumps(opt, sort_keys=True))]))
         seen.add(identity)
-        text = " ".join([task] + [describe(c, o) for c, o in constraints])
+        text = " ".join([task] + [phrase(c, o, split) for c, o in constraints])
         prompts.append(VerifiablePrompt(f"{split}-s{seed}-{len(prompts):05d}", text, [c for c, _ in constraints],
                                         [dict(o) for _, o in constraints], subject))
     return prompts

@@ -18,6 +18,7 @@ from cut.verifiable import (
     VerifiablePrompt,
     compatible,
     generate_prompts,
+    heldout_prompts,
     main,
     read_ifeval,
     write_ifeval,
@@ -40,6 +41,27 @@ def test_generator_is_deterministic_and_balanced():
     for p in a:  # the prompt states its constraint in the words describe() gives
         assert p.prompt.endswith(describe(p.instruction_id_list[0], p.kwargs[0]))
         assert p.topic and p.topic in p.prompt
+
+
+def test_eval_split_states_constraints_in_words_train_never_uses():
+    """Phrasing must not leak: no sentence that states a held-out constraint occurs in any
+    train prompt (every option of every constraint the generator draws)."""
+    from cut.phrasings import EVAL_PHRASINGS, phrase
+    from cut.verifiable import _OPTIONS
+
+    assert set(EVAL_PHRASINGS) == set(_OPTIONS)
+    evals = generate_prompts(300, "eval", seed=0)
+    for p in evals:
+        assert p.prompt.endswith(phrase(p.instruction_id_list[0], p.kwargs[0], "eval"))
+    train_text = "\n".join(p.prompt for p in generate_prompts(2000, "train", max_constraints=3,
+                                                               constraint_ids=list(_OPTIONS)))
+    for cid, options in _OPTIONS.items():
+        for kw in options(["water", "waves", "fish"]):
+            eval_sentence, train_sentence = phrase(cid, kw, "eval"), phrase(cid, kw, "train")
+            assert eval_sentence != train_sentence
+            assert eval_sentence not in train_text, cid
+    # the bundled held-out file is the eval split as generated now
+    assert [p.prompt for p in read_ifeval(HELDOUT)] == [p.prompt for p in heldout_prompts()]
 
 
 def test_generator_is_prefix_stable():
