@@ -115,9 +115,13 @@ class WorkItem:
     prompt: PromptItem
     sample: int
     response: str | None = None
+    finished: bool | None = None  # False: generation was cut off at max_new_tokens (None: unknown)
 
     def judge_item(self) -> JudgeItem:
-        return JudgeItem(self.prompt.prompt, self.response or "", dict(self.prompt.metadata))
+        metadata = dict(self.prompt.metadata)
+        if self.finished is False:  # judges that read it (rules) do not accept an answer that never ended
+            metadata["truncated"] = True
+        return JudgeItem(self.prompt.prompt, self.response or "", metadata)
 
 
 def collect(config: CollectConfig, console=None, input_stream=None) -> CollectSummary:
@@ -192,8 +196,9 @@ def fill_responses(pending: list[WorkItem], config: CollectConfig, console) -> i
     cache = config.responses_cache_path
     saved = _saved_responses(cache, tag, console)
     for w in pending:
-        prompt, response = saved.get(w.key, (None, None))
+        prompt, response, finished = saved.get(w.key, (None, None, None))
         w.response = response if prompt == w.prompt.prompt else None  # an edited prompt is asked again
+        w.finished = finished
     missing = [w for w in pending if w.response is None]
     if missing:
         _generate_missing(missing, config, tag, cache)
@@ -207,18 +212,18 @@ def generator_tag(config: CollectConfig) -> dict[str, Any]:
             "max_new_tokens": g.max_new_tokens, "seed": g.seed}
 
 
-def _saved_responses(cache: Path, tag: dict, console) -> dict[str, tuple[str, str]]:
-    """Item key → (prompt, response) from earlier runs with the same generator (first wins)."""
+def _saved_responses(cache: Path, tag: dict, console) -> dict[str, tuple[str, str, bool | None]]:
+    """Item key → (prompt, response, finished) from earlier runs with the same generator (first wins)."""
     if not cache.exists():
         return {}
     repair_torn_tail(cache)
-    saved: dict[str, tuple[str, str]] = {}
+    saved: dict[str, tuple[str, str, bool | None]] = {}
     other = 0
     for _, entry in iter_jsonl(cache, allow_torn_tail=True):
         if entry.get("generator") != tag:
             other += 1
         else:
-            saved.setdefault(entry["key"], (entry.get("prompt"), entry["response"]))
+            saved.setdefault(entry["key"], (entry.get("prompt"), entry["response"], entry.get("finished")))
     if other:
         console.print(f"[yellow]ignoring {other} saved response(s) in {cache} made with another model or settings")
     return saved
@@ -242,8 +247,9 @@ def _generate_missing(missing: list[WorkItem], config: CollectConfig, tag: dict,
             for s, text in enumerate(texts):
                 w = wanted.get((prompts[i].key, s))
                 if w is not None:
-                    w.response = text
-                    rows.append({"key": w.key, "prompt": w.prompt.prompt, "response": text, "generator": tag})
+                    w.response, w.finished = str(text), text.finished
+                    rows.append({"key": w.key, "prompt": w.prompt.prompt, "response": str(text),
+                                 "finished": text.finished, "generator": tag})
         append_jsonl(cache, rows)
 
     generate(model, tokenizer, [p.prompt for p in prompts], template, config.generation, on_batch=save)
@@ -339,6 +345,8 @@ class _Session:
                     "generator": generator, "judge_raw": v.raw, "judge_cost": v.cost,
                     "judge_prompt_tokens": v.prompt_tokens, "judge_completion_tokens": v.completion_tokens,
                     "judge_cached": v.cached}
+        if w.finished is False:  # cut off at max_new_tokens: training gives it no end-of-turn target
+            metadata["truncated"] = True
         return Record(instruction=w.prompt.instruction, input=w.prompt.input, response=w.response or "",
                       judgment=v.judgment, spans=v.spans, revision=v.revision, id=w.key,
                       source=self.config.source, round=self.config.round, judge=self.judge_name,

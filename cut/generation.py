@@ -61,6 +61,19 @@ class Completion:
     finished: bool
 
 
+class Sample(str):
+    """A decoded response (a plain ``str`` to every caller) that also says whether it ended by
+    itself: ``finished`` is False when it was cut off at ``max_new_tokens``. A cut-off answer
+    cannot meet an end constraint, and training must not teach its end as a stopping point."""
+
+    finished: bool
+
+    def __new__(cls, text: str, finished: bool = True):
+        obj = super().__new__(cls, text)
+        obj.finished = finished
+        return obj
+
+
 # Called after each batch with the indices (into the prompt list) and their samples.
 BatchCallback = Callable[[list[int], list[list[str]]], None]
 
@@ -78,7 +91,7 @@ def generate(model, tokenizer, instructions: Sequence[str], template: Template, 
     results: list[list[str]] = [[] for _ in prompts]
 
     def decode_batch(indices: list[int], completions: list[list[Completion]]) -> None:
-        texts = [[decode(tokenizer, c) for c in samples] for samples in completions]
+        texts = [[Sample(decode(tokenizer, c), c.finished) for c in samples] for samples in completions]
         for i, samples in zip(indices, texts):
             results[i] = samples
         if on_batch is not None:

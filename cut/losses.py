@@ -203,10 +203,13 @@ def _spans_or_none(ratio: Tensor, spans: Tensor | None) -> Tensor:
 
 
 # name → combine(ratio_mask, span_mask or None) → mask. "spans" uses the judge's quoted
-# spans alone; records without spans then flag nothing (rather than everything).
+# spans alone; records without spans then flag nothing (rather than everything). "revision"
+# reads the same mask, which ``cut.sequences`` fills from the token diff against the record's
+# revision where it has one (and from the judge's spans where it has none).
 DETECTORS: dict[str, Callable[[Tensor, Tensor | None], Tensor]] = {
     "ratio": lambda ratio, spans: ratio,
     "spans": _spans_or_none,
+    "revision": _spans_or_none,
     "union": lambda ratio, spans: ratio | _spans_or_none(ratio, spans),
     "intersection": lambda ratio, spans: ratio & _spans_or_none(ratio, spans),
 }

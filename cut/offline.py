@@ -79,7 +79,7 @@ def train_offline(config: CUTConfig, callbacks: list | None = None) -> TrainResu
     model, tokenizer = build_model(config)
     template = choose_template(config.template, tokenizer, config.judgment_placement)
     settings = SequenceSettings(config.max_length, config.length_policy, config.positive_ratio, config.seed,
-                                config.method)
+                                config.method, config.use_revisions, config.align_n, config.detector)
     examples, report = build_examples(records, tokenizer, template, settings)
     report_dict = {**report.as_dict(), "invalid_skipped": invalid, "template": template.kind}
     write_json_atomic(out / "data_report.json", report_dict)

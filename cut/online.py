@@ -180,11 +180,12 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
         if on_step:
             on_step(name)
     metrics = collect_metrics(run_dir, config.rounds)
-    from cut.online_report import round_table, rows_for, write_report
+    from cut.online_report import per_type_table, round_table, rows_for, write_report
 
     write_report([run_dir], run_dir / "report")
     console.print(round_table(rows_for(run_dir), title=f"{run_dir}  ·  method {config.method}"
                                              + (f" / {config.detector}" if config.method == "cut" else "")))
+    console.print(per_type_table(run_dir))
     console.print(f"[green]done[/green] in {(time.monotonic() - started) / 60:.1f} min this session; "
                   f"report: {run_dir / 'report.png'}")
     return metrics
@@ -346,6 +347,8 @@ def round_training_metrics(rd: Path) -> dict:
         records = read_jsonl(records_path, allow_torn_tail=True)
         out["train_records"] = len(records)
         out["train_acceptable"] = sum(r.polarity == "positive" for r in records) / len(records) if records else None
+        out["train_revisions"] = sum(r.polarity == "negative" and r.revision is not None for r in records)
+        out["train_truncated"] = sum(bool(r.metadata.get("truncated")) for r in records) / len(records) if records else None
     totals = rd / "adapter" / "detector_totals.json"
     if totals.exists():
         out["detector"] = json.loads(totals.read_text())

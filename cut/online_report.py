@@ -2,7 +2,9 @@
 
 ``write_report([run_dir, ...], stem)`` writes ``stem.csv`` and ``stem.png`` with the held-out
 prompt-level pass rate (strict, with its 95% interval) per round, one line per run, so
-methods run into sibling directories can be seen side by side (``cut report DIR``).
+methods run into sibling directories can be seen side by side (``cut report DIR``), and
+``stem-per-type.csv``: the strict pass rate of each constraint type per round, which shows
+what a total hides — the types a run learns and the ones it breaks.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from rich.table import Table
 
 CSV_COLUMNS = ["run", "method", "detector", "round", "prompt_strict", "prompt_lo", "prompt_hi",
                "instruction_strict", "instruction_lo", "instruction_hi", "prompt_loose",
-               "train_acceptable", "flagged_frac", "ratio_precision", "ratio_recall"]
+               "train_acceptable", "train_revisions", "train_truncated", "eval_truncated",
+               "flagged_frac", "ratio_precision", "ratio_recall"]
 
 
 def rows_for(run_dir: Path) -> list[dict]:
@@ -34,7 +37,9 @@ def rows_for(run_dir: Path) -> list[dict]:
             "instruction_lo": (ev.get("instruction_level_strict_ci") or [None, None])[0],
             "instruction_hi": (ev.get("instruction_level_strict_ci") or [None, None])[1],
             "prompt_loose": ev.get("prompt_level_loose"),
-            "train_acceptable": m.get("train_acceptable"), "flagged_frac": det.get("flagged_frac"),
+            "train_acceptable": m.get("train_acceptable"), "train_revisions": m.get("train_revisions"),
+            "train_truncated": m.get("train_truncated"), "eval_truncated": ev.get("truncated"),
+            "flagged_frac": det.get("flagged_frac"),
             "ratio_precision": det.get("ratio_precision"), "ratio_recall": det.get("ratio_recall"),
         })
     return rows
@@ -46,14 +51,44 @@ def round_table(metrics_or_rows, title: str = "online rounds") -> Table:
         raise TypeError("round_table takes rows from rows_for()")
     table = Table(title=title)
     for col in ("run", "round", "prompt-level (95% CI)", "instruction-level (95% CI)", "train acceptable",
-                "flagged", "ratio P / R vs spans"):
+                "revisions", "cut off: samples / eval", "flagged", "ratio P / R vs spans"):
         table.add_column(col, justify="right" if col != "run" else "left")
     for r in rows:
         table.add_row(r["run"], str(r["round"]), _rate(r["prompt_strict"], r["prompt_lo"], r["prompt_hi"]),
                       _rate(r["instruction_strict"], r["instruction_lo"], r["instruction_hi"]),
-                      _pct(r["train_acceptable"]), _pct(r["flagged_frac"]),
+                      _pct(r["train_acceptable"]), "–" if r.get("train_revisions") is None else str(r["train_revisions"]),
+                      f"{_pct(r.get('train_truncated'))} / {_pct(r.get('eval_truncated'))}", _pct(r["flagged_frac"]),
                       "–" if r["ratio_precision"] is None and r["ratio_recall"] is None
                       else f"{_pct(r['ratio_precision'])} / {_pct(r['ratio_recall'])}")
+    return table
+
+
+def per_type_rows(run_dir: Path) -> list[dict]:
+    """Held-out strict pass rate per constraint type and round: [{run, type, n, round: rate...}]."""
+    by_type: dict[str, dict] = {}
+    for path in sorted(run_dir.glob("round-*/metrics.json"), key=lambda p: int(p.parent.name.split("-")[1])):
+        m = json.loads(path.read_text())
+        for cid, v in (m.get("eval", {}).get("per_type") or {}).items():
+            row = by_type.setdefault(cid, {"run": run_dir.name, "type": cid, "n": v["n"]})
+            row[m["round"]] = v["strict"]
+    return list(by_type.values())
+
+
+def per_type_table(run_dir: Path) -> Table:
+    """Which constraint types a run learns and which it breaks: strict pass rate per round."""
+    rows = per_type_rows(run_dir)
+    rounds = sorted({k for r in rows for k in r if isinstance(k, int)})
+    table = Table(title=f"{run_dir.name}: held-out strict pass rate per constraint type")
+    table.add_column("type")
+    table.add_column("n", justify="right")
+    for k in rounds:
+        table.add_column(f"round {k}", justify="right")
+    for r in rows:
+        cells = [f"{100 * r[k]:.0f}%" if k in r else "–" for k in rounds]
+        if len(rounds) > 1 and rounds[0] in r and rounds[-1] in r:
+            delta = round(100 * (r[rounds[-1]] - r[rounds[0]]))
+            cells[-1] += f" ({delta:+d})"
+        table.add_row(r["type"].split(":")[-1], str(r["n"]), *cells)
     return table
 
 
@@ -79,6 +114,12 @@ def write_report(run_dirs: list[Path], stem: Path) -> tuple[Path, Path]:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+    types = [row for d in run_dirs for row in per_type_rows(Path(d))]
+    rounds = sorted({k for r in types for k in r if isinstance(k, int)})
+    with open(stem.with_name(stem.name + "-per-type.csv"), "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["run", "type", "n", *rounds])
+        writer.writeheader()
+        writer.writerows(types)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for run in dict.fromkeys(r["run"] for r in rows):
         rr = [r for r in rows if r["run"] == run and r["prompt_strict"] is not None]

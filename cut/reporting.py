@@ -11,7 +11,9 @@ def data_report_table(report: dict) -> Table:
     table.add_column("count", justify="right")
     rows = [("records", report["records"]), ("positive", report["positive"]), ("negative", report["negative"]),
             ("positives dropped (downsampling)", report["positives_dropped"]),
-            ("truncated (response end)", report["truncated"]), ("skipped (too long)", report["skipped_too_long"]),
+            ("revisions trained", report.get("revisions", 0)),
+            ("cut off at generation (no end-of-turn target)", report.get("cut_off", 0)),
+            ("truncated to max_length (response end)", report["truncated"]), ("skipped (too long)", report["skipped_too_long"]),
             ("invalid (skipped)", report.get("invalid_skipped", 0)),
             ("examples → sequences", f"{report['examples']} → {report['sequences']}")]
     for reason, n in sorted(report["rejected"].items()):

@@ -54,7 +54,11 @@ class CUTConfig(TrainingArguments):
     cut_gamma: float = field(default=0.0, metadata={"help": "γ: focal weight (p⁻)^γ on flagged tokens (0 = off)"})
     cut_beta: float = field(default=1.0, metadata={"help": "β: weight of the likelihood on unflagged Misalign tokens "
                                                           "(1 = paper; 0 = unlikelihood only, not in the paper)"})
-    detector: str = field(default="ratio", metadata={"help": "ratio|spans|union|intersection"})
+    detector: str = field(default="ratio", metadata={"help": "ratio|spans|revision|union|intersection"})
+    use_revisions: bool = field(default=True, metadata={"help": "train the revisions records carry (cut: beside "
+                                                               "the Misalign row; sft: as positives)"})
+    align_n: bool = field(default=True, metadata={"help": "cut: train each negative's Align-N row (the paper); "
+                                                         "false needs detector spans or revision"})
     normalization: str = field(default="paper", metadata={"help": "paper (L_like + L1) | authors (their code's averaging)"})
     mask_pass: str = field(default="train", metadata={"help": "train (flags from the training pass) | nograd (extra fp32 dropout-free pass)"})
     positive_ratio: float | None = field(default=0.25, metadata={"help": "keep ratio × #negatives positives (None: all)"})

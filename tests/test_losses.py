@@ -220,7 +220,7 @@ def test_detectors_table(name, with_spans, without_spans):
 
 
 def test_detect_unknown_name_lists_valid_ones():
-    with pytest.raises(ValueError, match="ratio, spans, union, intersection"):
+    with pytest.raises(ValueError, match="ratio, spans, revision, union, intersection"):
         detect("both", JUDGED, PLAIN, 1.1, None)
 
 

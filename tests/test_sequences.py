@@ -126,3 +126,90 @@ def test_hindsight_puts_every_response_after_its_judgment(tiny_tokenizer):
     contexts = {tiny_tokenizer.decode(e.plain_ids) for e in examples}
     assert contexts == {judged_context(t, tiny_tokenizer, NEG.instruction, NEG.judgment),
                         judged_context(t, tiny_tokenizer, POS.instruction, "Perfect.")}
+
+
+# ---------------------------------------------------------------- revisions
+
+T, F = True, False
+REV = Record(instruction="List fruit.", response="apples, pears", judgment='Contains a comma: "apples, pears".',
+             spans=[[6, 7]], revision="apples pears", id="r1")
+
+
+def _ids(tok, text):
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def test_revision_is_an_align_p_row_beside_the_misalign_row_of_the_original(tiny_tokenizer):
+    t = Template("chat")
+    eot = end_of_target_ids(t, tiny_tokenizer)
+    plain = context_ids(t, tiny_tokenizer, plain_context(t, tiny_tokenizer, "List fruit."))
+    [ex], report = build_examples([REV], tiny_tokenizer, t, SequenceSettings(positive_ratio=None))
+    assert ex.revision_ids == _ids(tiny_tokenizer, "apples pears") + eot
+    assert ex.response_ids == _ids(tiny_tokenizer, "apples, pears") + eot
+    assert report.revisions == 1 and report.sequences == 3 == ex.rows
+    batch = collate([ex], tiny_tokenizer.pad_token_id)
+    # rows: revision (Align-P, plain context), Align-N (judged context), Misalign (plain context)
+    assert batch["input_ids"].shape[0] == 3 and batch["pair_index"].tolist() == [1]
+    k = len(ex.revision_ids)
+    assert batch["targets"][0, :k].tolist() == ex.revision_ids and int(batch["resp_mask"][0].sum()) == k
+    assert batch["input_ids"][0, :len(plain)].tolist() == plain
+    n = len(ex.response_ids)
+    assert batch["targets"][2, :n].tolist() == ex.response_ids
+    assert batch["input_ids"][2, :len(plain)].tolist() == plain
+    assert batch["targets"][1, :n].tolist() == ex.response_ids  # Align-N: the same ids
+
+
+def test_without_align_n_the_misalign_row_pairs_with_itself(tiny_tokenizer):
+    t = Template("chat")
+    settings = SequenceSettings(positive_ratio=None, align_n=False, detector="spans")
+    [ex], report = build_examples([REV], tiny_tokenizer, t, settings)
+    batch = collate([ex], tiny_tokenizer.pad_token_id)
+    assert report.sequences == 2 and batch["input_ids"].shape[0] == 2
+    assert batch["pair_index"].tolist() == [1]  # row 1 is the Misalign row itself
+    with pytest.raises(Exception, match="align_n false needs detector spans or revision"):
+        build_examples([REV], tiny_tokenizer, t, SequenceSettings(align_n=False, detector="ratio"))
+
+
+def test_revision_detector_flags_the_tokens_the_revision_changes(tiny_tokenizer):
+    from cut.sequences import revision_flags
+
+    # hand-made ids: a deletion, a replacement, an insertion (flags the token at its place)
+    assert revision_flags([1, 2, 3, 4, 9], [1, 3, 4, 9]) == [F, T, F, F, F]
+    assert revision_flags([1, 2, 3, 9], [1, 7, 3, 9]) == [F, T, F, F]
+    assert revision_flags([1, 2, 3, 9], [1, 2, 3, 5, 6, 9]) == [F, F, F, T]  # a missing ending flags the end
+    assert revision_flags([1, 2, 3, 9], [8, 1, 2, 3, 9]) == [T, F, F, F]  # a missing opening mark flags the first
+    # a cut-off original (no end-of-turn): the loop the revision drops is flagged, up to its end
+    assert revision_flags([1, 2, 3, 4, 3, 4], [1, 2, 3, 4, 9]) == [F, F, F, F, T, T]
+    t = Template("chat")
+    [ex], _ = build_examples([REV], tiny_tokenizer, t, SequenceSettings(positive_ratio=None, detector="revision"))
+    expected = revision_flags(_ids(tiny_tokenizer, "apples, pears") + end_of_target_ids(t, tiny_tokenizer),
+                              ex.revision_ids)
+    assert ex.span_mask == expected and any(expected) and not all(expected)
+
+
+def test_a_record_without_a_revision_trains_exactly_as_before(tiny_tokenizer):
+    t = Template("chat")
+    plain_settings = SequenceSettings(positive_ratio=None)
+    a, ra = build_examples([NEG, POS], tiny_tokenizer, t, plain_settings)
+    b, rb = build_examples([NEG, POS], tiny_tokenizer, t, SequenceSettings(positive_ratio=None, use_revisions=True,
+                                                                           detector="revision"))
+    assert [e.__dict__ for e in a] == [e.__dict__ for e in b] and ra.sequences == rb.sequences == 3
+    for key, value in collate(a, 0).items():
+        assert value.tolist() == collate(b, 0)[key].tolist(), key
+    # use_revisions false: a record with a revision trains as if it had none
+    [c], _ = build_examples([REV], tiny_tokenizer, t, SequenceSettings(positive_ratio=None, use_revisions=False))
+    assert c.revision_ids is None and c.rows == 2
+
+
+def test_sft_trains_revisions_as_positives_and_cut_off_answers_without_an_end(tiny_tokenizer):
+    t = Template("chat")
+    eot = end_of_target_ids(t, tiny_tokenizer)
+    cut_off = Record(instruction="Say hi.", response="hi there and", judgment=None, id="p2",
+                     metadata={"truncated": True})
+    examples, report = build_examples([REV, POS, cut_off], tiny_tokenizer, t, SequenceSettings(method="sft"))
+    responses = sorted(e.response_ids for e in examples)
+    assert responses == sorted([_ids(tiny_tokenizer, "apples pears") + eot, _ids(tiny_tokenizer, "hi") + eot,
+                                _ids(tiny_tokenizer, "hi there and")])  # no end-of-turn after a cut-off answer
+    assert report.revisions == 1 and report.cut_off == 1 and not any(e.is_negative for e in examples)
+    examples, _ = build_examples([REV, POS], tiny_tokenizer, t, SequenceSettings(method="sft", use_revisions=False))
+    assert len(examples) == 1

@@ -14,7 +14,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from cut.errors import CutError
-    from cut.online_report import round_table, rows_for, write_report
+    from cut.online_report import per_type_table, round_table, rows_for, write_report
     from cut.progress import console
 
     runs = []
@@ -28,5 +28,7 @@ def run(args) -> int:
     stem = Path(args.output) if args.output else Path(args.dirs[0]) / "report"
     csv_path, png_path = write_report(runs, stem)
     console.print(round_table([r for d in runs for r in rows_for(d)], title="online runs"))
+    for d in runs:
+        console.print(per_type_table(d))
     console.print(f"wrote {csv_path} and {png_path}")
     return 0

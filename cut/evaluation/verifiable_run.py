@@ -52,6 +52,10 @@ def evaluate_verifiable(model: str, prompts_path: str, out_path: str | Path, lim
         decoded = decode(policy, tokenizer, [p.prompt for p in prompts], chosen, config, items)
         responses = decoded.responses
         extra = {"decoder": config.settings(), "model_tokens": sum(decoded.model_tokens)}
-    write_jsonl(out_path, [{"key": p.key, "prompt": p.prompt, "response": r, **score_response(p, r)}
-                           for p, r in zip(prompts, responses)])
+    # cut off at max_new_tokens (greedy decoding says; other decoders leave it unknown)
+    cut_off = [getattr(r, "finished", True) is False for r in responses]
+    write_jsonl(out_path, [{"key": p.key, "prompt": p.prompt, "response": str(r), "truncated": t,
+                            **score_response(p, r)} for p, r, t in zip(prompts, responses, cut_off)])
+    if decoder is None:
+        extra["truncated"] = sum(cut_off) / len(cut_off) if cut_off else 0.0
     return {**score(prompts, responses), **extra}

@@ -3,13 +3,16 @@
 Each item carries its constraints as data — ``metadata["instruction_id_list"]`` and
 ``metadata["kwargs"]`` in IFEval's shape — and the judge runs the checker of each
 (``cut.judges.checkers``). The judgment is None when every constraint holds; otherwise it
-is the critiques of the violated constraints joined into one paragraph, and the verdict's
-spans are the merged character spans of all violations. The paper (arXiv 2312.14591 §4)
+is the critiques of the violated constraints joined into one paragraph, the verdict's
+spans are the merged character spans of all violations, and its revision is the minimal
+corrected answer where every violation has a safe repair (``cut.judges.revisions``). The paper (arXiv 2312.14591 §4)
 obtains judgments from GPT-4 or people; for constraints a program can verify, a rule judge
 gives exact, free and reproducible judgments with exact spans.
 
 An empty response is judged as violating every constraint, as IFEval's strict scoring
-does. Items without constraints, with ids no checker implements, or with bad kwargs get a
+does. A response the generator cut off at its token limit (``metadata["truncated"]``, set by
+``cut collect``) is not acceptable either: it never finished (for a 135M model it is mostly
+a loop), which the judgment says, with the repeated text as its span. Items without constraints, with ids no checker implements, or with bad kwargs get a
 failure verdict (``error`` set), never a silent pass.
 """
 
@@ -23,6 +26,7 @@ from cut.errors import CutError
 from cut.judges.base import JudgeItem, Verdict
 from cut.judges.checkers import check, unsupported_ids
 from cut.judges.quotes import merge_spans
+from cut.judges.revisions import revise, unfinished
 
 
 class RuleJudge:
@@ -37,7 +41,8 @@ class RuleJudge:
         started = time.perf_counter()
         try:
             ids, kwargs = _constraints(item.metadata)
-            verdict = _verdict(item.response, ids, kwargs)
+            verdict = _verdict(item.response, ids, kwargs, item.instruction,
+                               cut_off=bool(item.metadata.get("truncated")))
         except CutError as err:
             verdict = Verdict(error=str(err))
         verdict.seconds = time.perf_counter() - started
@@ -65,7 +70,8 @@ def _constraints(metadata: dict[str, Any]) -> tuple[list[str], list[dict]]:
     return ids, kwargs
 
 
-def _verdict(response: str, ids: list[str], kwargs: list[dict]) -> Verdict:
+def _verdict(response: str, ids: list[str], kwargs: list[dict], instruction: str = "",
+             cut_off: bool = False) -> Verdict:
     if not response.strip():
         results = [{"instruction_id": i, "kwargs": k, "ok": False, "critique": None, "spans": []}
                    for i, k in zip(ids, kwargs)]
@@ -77,11 +83,18 @@ def _verdict(response: str, ids: list[str], kwargs: list[dict]) -> Verdict:
         results.append({"instruction_id": instruction_id, "kwargs": kw, "ok": result.ok,
                         "critique": result.critique, "spans": result.spans})
     failures = [r for r in results if not r["ok"]]
-    raw = json.dumps({"results": results}, ensure_ascii=False)
-    if not failures:
+    raw = json.dumps({"results": results, **({"cut_off": True} if cut_off else {})}, ensure_ascii=False)
+    if not failures and not cut_off:
         return Verdict(judgment=None, spans=None, raw=raw)
-    spans = merge_spans([list(s) for r in failures for s in r["spans"]])
-    return Verdict(judgment=" ".join(r["critique"] for r in failures), spans=spans, raw=raw)
+    critiques = [r["critique"] for r in failures]
+    spans = [list(s) for r in failures for s in r["spans"]]
+    if cut_off:  # an answer that never ends is not acceptable, whatever the checks say
+        critique, loop = unfinished(response)
+        critiques.append(critique)
+        spans += loop
+    revision = revise(instruction, response, [(r["instruction_id"], r["kwargs"]) for r in failures],
+                      lambda text: all(check(i, text, k).ok for i, k in zip(ids, kwargs)), cut_off=cut_off)
+    return Verdict(judgment=" ".join(critiques), spans=merge_spans(spans), revision=revision, raw=raw)
 
 
 def from_spec(arg: str, **options: Any) -> RuleJudge:
