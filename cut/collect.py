@@ -63,6 +63,7 @@ class CollectConfig:
     round: int | None = None  # online round, stored in each record
     source: str = "collect"  # stored in each record's ``source``
     chunk_size: int | None = None  # items per judge call; None → the judge's own choice
+    first_sample: int = 0  # skip samples numbered below this (more samples for prompts already sampled)
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -135,6 +136,7 @@ def collect(config: CollectConfig, console=None, input_stream=None) -> CollectSu
     console = console or Console(stderr=True)
     started = time.monotonic()
     items = expand_items(read_prompts(config.prompts), config.generation.num_samples, config.limit)
+    items = [w for w in items if w.sample >= config.first_sample]
     output = Path(config.output)
     done = done_keys(output, console)
     pending = [w for w in items if w.key not in done]

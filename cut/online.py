@@ -59,6 +59,9 @@ class OnlineConfig:
     max_constraints: int = 1
     prompts_per_round: int = 64
     samples_per_prompt: int = 4
+    # more samples for prompts none of whose samples_per_prompt answers was acceptable (decided
+    # from the round's own judgments): positives where they are scarce
+    extra_samples: int = 0
     temperature: float = 0.8
     top_p: float = 0.95
     max_new_tokens: int = 96
@@ -85,6 +88,8 @@ class OnlineConfig:
             raise CutError(f"carry must be merge or adapter, got {self.carry!r}")
         if self.rounds < 1 or self.prompts_per_round < 1 or self.samples_per_prompt < 1:
             raise CutError("rounds, prompts_per_round and samples_per_prompt must be at least 1")
+        if self.extra_samples < 0:
+            raise CutError(f"extra_samples must be at least 0, got {self.extra_samples}")
         self.decoder()  # a bad eval_decoder fails before round 0
 
     def decoder(self):
@@ -139,8 +144,9 @@ def fingerprint(config: OnlineConfig, with_rounds: bool = False) -> str:
     of runs made before that, which still open."""
     skip = ("run_dir", "share_from") if with_rounds else ("run_dir", "share_from", "rounds")
     d = {k: v for k, v in config_to_dict(config).items() if k not in skip}
-    if not d["eval_decoder"]:  # added later: greedy evaluation keeps the fingerprints of earlier runs
-        del d["eval_decoder"]
+    for later in ("eval_decoder", "extra_samples"):  # added later: their defaults keep earlier fingerprints
+        if not d[later]:
+            del d[later]
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -194,12 +200,12 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
 # Settings that decide round 0's evaluation and round 1's prompts and samples: two runs that
 # agree on them differ only from round 1's training on, so the second can reuse the first's work.
 SHARED_SETTINGS = ("model", "judge", "judge_options", "prompts", "constraints", "max_constraints",
-                   "prompts_per_round", "samples_per_prompt", "temperature", "top_p", "max_new_tokens",
+                   "prompts_per_round", "samples_per_prompt", "extra_samples", "temperature", "top_p", "max_new_tokens",
                    "gen_batch_size", "eval_prompts", "eval_limit", "eval_max_new_tokens", "eval_decoder", "template",
                    "seed")
 SHARED_FILES = {"round-0/evaluate": ("round-0", ("eval.jsonl", "metrics.json")),
                 "round-1/prompts": ("round-1", ("prompts.jsonl",)),
-                "round-1/collect": ("round-1", ("records.jsonl", "records.responses.jsonl",
+                "round-1/collect": ("round-1", ("records.jsonl", "records.responses.jsonl", "prompts-more.jsonl",
                                                 "records.collect_config.json", "records.errors.jsonl"))}
 
 
@@ -212,6 +218,7 @@ def share_steps(config: OnlineConfig, source: Path, run_dir: Path, state: RunSta
     theirs = json.loads(source_config.read_text())
     mine = config_to_dict(config)
     theirs.setdefault("eval_decoder", {})  # runs from before the setting existed decoded greedily
+    theirs.setdefault("extra_samples", 0)
     differ = [k for k in SHARED_SETTINGS if theirs.get(k) != mine.get(k)]
     if differ:
         raise CutError(f"share_from: {source} differs in {', '.join(differ)}; its samples are not this run's")
@@ -274,17 +281,46 @@ def step_prompts(config: OnlineConfig, run_dir: Path, r: int) -> None:
 
 
 def step_collect(config: OnlineConfig, run_dir: Path, r: int) -> None:
+    """Sample and judge this round's prompts; then, with ``extra_samples``, sample more for
+    the prompts whose first samples were all rejected."""
+    rd = run_dir / f"round-{r}"
+    _collect(config, run_dir, r, rd / "prompts.jsonl", config.samples_per_prompt)
+    if config.extra_samples:
+        scarce = scarce_prompts(rd / "records.jsonl", config.samples_per_prompt)
+        lines = [line for line in (rd / "prompts.jsonl").read_text().splitlines()
+                 if line.strip() and str(json.loads(line)["key"]) in scarce]
+        if lines:
+            (rd / "prompts-more.jsonl").write_text("\n".join(lines) + "\n")
+            _collect(config, run_dir, r, rd / "prompts-more.jsonl", config.samples_per_prompt + config.extra_samples,
+                     first_sample=config.samples_per_prompt)
+
+
+def scarce_prompts(records_path: Path, first: int) -> set[str]:
+    """Prompt keys none of whose first ``first`` samples was judged acceptable (only those
+    samples count, so the answer is the same after more samples were added: resumable)."""
+    from cut.records import read_jsonl
+
+    accepted: dict[str, bool] = {}
+    for rec in read_jsonl(records_path, allow_torn_tail=True):
+        if rec.metadata.get("sample", 0) < first:
+            key = str(rec.metadata.get("prompt_key"))
+            accepted[key] = accepted.get(key, False) or rec.polarity == "positive"
+    return {k for k, ok in accepted.items() if not ok}
+
+
+def _collect(config: OnlineConfig, run_dir: Path, r: int, prompts: Path, samples: int, first_sample: int = 0) -> None:
     from cut.collect import CollectConfig, collect
     from cut.generation import GenerationSettings
 
     rd = run_dir / f"round-{r}"
     gen = GenerationSettings(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                              top_p=config.top_p, batch_size=config.gen_batch_size, seed=config.seed + r,
-                             num_samples=config.samples_per_prompt)
-    summary = collect(CollectConfig(prompts=str(rd / "prompts.jsonl"), output=str(rd / "records.jsonl"),
+                             num_samples=samples)
+    summary = collect(CollectConfig(prompts=str(prompts), output=str(rd / "records.jsonl"),
                                     judge=config.judge, model=_generation_model(config, run_dir, r),
                                     template=config.template, generation=gen,
-                                    judge_options=dict(config.judge_options), round=r, source="online"))
+                                    judge_options=dict(config.judge_options), round=r, source="online",
+                                    first_sample=first_sample))
     if summary.remaining:
         raise CutError(f"round {r}: {summary.remaining} items could not be judged (see {summary.errors}); "
                        f"rerun the same command to retry them")

@@ -186,7 +186,8 @@ def test_eval_decoder_is_checked_and_used(tiny_model_dir, tmp_path):
 
     from cut.config import config_to_dict
 
-    before = {k: v for k, v in config_to_dict(plain).items() if k not in ("run_dir", "share_from", "eval_decoder")}
+    before = {k: v for k, v in config_to_dict(plain).items()
+              if k not in ("run_dir", "share_from", "eval_decoder", "extra_samples")}
     assert fingerprint(plain, with_rounds=True) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
     prompts = tmp_path / "heldout.jsonl"
     prompts.write_text(json.dumps({"key": "a", "prompt": "Write about rain. Do not use any commas.",
@@ -198,3 +199,36 @@ def test_eval_decoder_is_checked_and_used(tiny_model_dir, tmp_path):
     metrics = json.loads((tmp_path / "round-0" / "metrics.json").read_text())
     assert metrics["eval"]["decoder"]["decoder"] == "deal" and metrics["eval"]["decoder"]["max_new_tokens"] == 5
     assert metrics["eval"]["n_prompts"] == 1
+
+
+def test_extra_samples_go_to_prompts_whose_samples_were_all_rejected(tiny_model_dir, tmp_path):
+    from cut.errors import CutError
+    from cut.online import OnlineConfig, scarce_prompts, step_collect
+    from cut.records import Record, write_jsonl
+
+    # the decision reads only the first samples of each prompt
+    def rec(key, sample, judgment):
+        return Record("i", "r", judgment, metadata={"prompt_key": key, "sample": sample})
+    write_jsonl(tmp_path / "r.jsonl", [rec("a", 0, "bad"), rec("a", 1, None), rec("b", 0, "bad"), rec("b", 1, "bad"),
+                                       rec("b", 2, None), rec("c", 0, None)])
+    assert scarce_prompts(tmp_path / "r.jsonl", 2) == {"b"}
+    with pytest.raises(CutError, match="extra_samples must be at least 0"):
+        OnlineConfig(extra_samples=-1)
+
+    rd = tmp_path / "run" / "round-1"
+    rd.mkdir(parents=True)
+    lines = [{"key": k, "prompt": f"Write about {k}. Wrap your entire response in double quotation marks.",
+              "instruction_id_list": ["startend:quotation"], "kwargs": [{}]} for k in ("p1", "p2")]
+    (rd / "prompts.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    config = OnlineConfig(model=str(tiny_model_dir), samples_per_prompt=1, extra_samples=2, max_new_tokens=6,
+                          gen_batch_size=4)
+    step_collect(config, tmp_path / "run", 1)
+    records = [json.loads(x) for x in (rd / "records.jsonl").read_text().splitlines()]
+    first = {r["metadata"]["prompt_key"]: r["judgment"] is None for r in records if r["metadata"]["sample"] == 0}
+    scarce = {k for k, ok in first.items() if not ok}
+    assert scarce  # the tiny model does not quote its answers
+    samples = sorted((r["metadata"]["prompt_key"], r["metadata"]["sample"]) for r in records)
+    assert samples == sorted([(k, 0) for k in first] + [(k, s) for k in scarce for s in (1, 2)])
+    before = (rd / "records.jsonl").read_bytes()
+    step_collect(config, tmp_path / "run", 1)  # resumed: nothing more to do
+    assert (rd / "records.jsonl").read_bytes() == before
