@@ -248,5 +248,15 @@ class _Bar(_NoBar):
 
 
 def progress_bar(enabled: bool, description: str, total: int, console=None):
-    """A context manager with ``advance(n)``: a rich bar on stderr, or nothing when disabled."""
-    return _Bar(description, total, console) if enabled else _NoBar()
+    """A context manager with ``advance(n)``: a rich bar on a terminal, plain progress lines
+    when stderr is a file or pipe (``cut.progress.LineProgress``), or nothing when disabled."""
+    if not enabled:
+        return _NoBar()
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    if console.is_terminal:
+        return _Bar(description, total, console)
+    from cut.progress import LineProgress
+
+    return LineProgress(description, total, stream=console.file)
