@@ -63,6 +63,7 @@ def file_stats(result: LoadResult, tokenizer: Any = None) -> dict[str, Any]:
         "invalid": len(result.invalid),
         "invalid_examples": [str(err) for err in result.invalid[:5]],
         "with_spans": sum(1 for r in result.records if r.spans),
+        "with_revision": sum(1 for r in result.records if r.revision is not None),
         "with_input": sum(1 for r in result.records if r.input),
     }
     if tokenizer is not None:
@@ -106,10 +107,11 @@ def stats_table(rows: Sequence[dict[str, Any]], total: dict[str, Any] | None = N
 
     table = Table(title="judgment records", box=box.SIMPLE_HEAD, caption=(
         "pos/neg: positive/negative judgments; rejected: judge failures (never trained); "
-        "invalid: items skipped; input/spans: records with an input / with flagged spans"))
+        "invalid: items skipped; input/spans/revisions: records with an input / with flagged spans / "
+        "with a judge's revision"))
     table.add_column("file", overflow="fold", ratio=1)
     table.add_column("format")
-    for name in ("records", "pos", "neg", "rejected", "invalid", "input", "spans"):
+    for name in ("records", "pos", "neg", "rejected", "invalid", "input", "spans", "revisions"):
         table.add_column(name, justify="right", overflow="fold")
     names = _display_names([row["path"] for row in rows])
     for i, row in enumerate(rows):
@@ -157,7 +159,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         rejected += f"\n[dim]{escape(reason.removeprefix('placeholder '))}: {n}[/]"
     invalid = f"[yellow]{row['invalid']}[/]" if row["invalid"] else "0"
     return [row["format"], str(row["records"]), str(row["positive"]), str(row["negative"]),
-            rejected, invalid, str(row["with_input"]), str(row["with_spans"])]
+            rejected, invalid, str(row["with_input"]), str(row["with_spans"]), str(row.get("with_revision", 0))]
 
 
 def collect_stats(paths: Sequence[str], format: str = "auto", skip_invalid: bool = False,

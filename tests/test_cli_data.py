@@ -105,7 +105,7 @@ def test_total_stats_and_table():
     text = console.export_text()
     assert "native.jsonl" in text and "bad_json_line.jsonl" in text
     assert "'$ERROR$': 1" in text
-    assert ["total", "7", "4", "2", "1", "1", "1", "1"] in [line.split() for line in text.splitlines()]
+    assert ["total", "7", "4", "2", "1", "1", "1", "1", "0"] in [line.split() for line in text.splitlines()]  # no revisions
 
 
 # --- the command ----------------------------------------------------------------------------------

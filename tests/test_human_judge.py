@@ -145,3 +145,18 @@ def test_make_judge_builds_human_judge():
     assert make_judge("human:alice").name == "human:alice"
     with pytest.raises(CutError, match="annotator name is empty"):
         make_judge("human: ")
+
+
+def test_a_person_may_type_a_revision_after_the_critique():
+    critique = 'Wrong city: "Lyon" is not the capital.'
+    screen = io.StringIO()
+    judge = HumanJudge(input_stream=io.StringIO(f"c\n{critique}\n\nThe capital of France is Paris.\n\nc\n{critique}\n\n\n"),
+                       console=Console(file=screen, width=100), clock=FakeClock(*range(100)), revisions=True)
+    first, second = judge.judge([ITEM, ITEM])
+    assert first.judgment == critique and first.revision == "The capital of France is Paris."
+    assert second.judgment == critique and second.revision is None  # an empty line: no revision
+    assert "revision (optional)" in screen.getvalue()
+    # without the option nothing is asked: the same keystrokes judge the next item
+    judge, _ = annotator(f"c\n{critique}\n\na\n")
+    first, second = judge.judge([ITEM, ITEM])
+    assert first.revision is None and second.judgment is None

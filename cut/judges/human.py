@@ -4,7 +4,10 @@ For each item it shows the instruction and the response in rich panels (and, for
 prompt, its constraints), then asks: ``a`` acceptable, ``c`` critique, ``s`` skip, ``u`` undo
 the last verdict, ``q`` quit. A critique may run over several lines and ends with an empty
 line; the excerpts it quotes ("like this") become spans of the response
-(``cut.judges.quotes``). A quote that is not found is pointed out, and the person may keep
+(``cut.judges.quotes``). With the option ``revisions`` (``--judge-option revisions=true``, or
+``judge_options: {revisions: true}`` in an online recipe) the person may then type the
+response as it should have been (optional; an empty line skips), stored as the record's
+``revision``. A quote that is not found is pointed out, and the person may keep
 the critique as it is (the text trains, the quote just gives no span) or write it again.
 
 Undo and quit are not verdicts: the judge raises ``UndoRequest`` / ``QuitRequest`` and the
@@ -46,13 +49,15 @@ class HumanJudge:
     chunk_size = 1
 
     def __init__(self, input_stream: TextIO | None = None, console: Console | None = None,
-                 annotator: str | None = None, clock: Callable[[], float] = time.monotonic):
+                 annotator: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 revisions: bool = False):
         self.input = input_stream if input_stream is not None else sys.stdin
         self.console = console if console is not None else Console(highlight=False)
         self.annotator = annotator or None
         self.name = f"human:{self.annotator}" if self.annotator else "human"
         self.clock = clock
         self.shown = 0  # items shown in this session, for the header
+        self.revisions = revisions  # after a critique, ask for a corrected response (optional)
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         """One verdict per item. Raises UndoRequest / QuitRequest when the person asks, in
@@ -133,16 +138,26 @@ class HumanJudge:
                 excerpt = response[start:end]
                 shown = excerpt[:_EXCERPT_CHARS] + ("…" if len(excerpt) > _EXCERPT_CHARS else "")
                 self._say(f"marked [{start}, {end}): {shown!r}", "green")
-            return Verdict(judgment=text, spans=spans, raw=text)
+            revision = self._read_revision() if self.revisions else None
+            return Verdict(judgment=text, spans=spans, revision=revision, raw=text)
+
+    def _read_revision(self) -> str | None:
+        self._say("revision (optional): the response as it should have been; end with an empty line "
+                  "(an empty line alone: none)")
+        return self._read_block(quit_when_empty=False)
 
     def _read_critique(self) -> str | None:
         self._say('critique: say what is wrong, quoting the parts you mean in "double quotes"; '
                   "end with an empty line")
+        return self._read_block(quit_when_empty=True)
+
+    def _read_block(self, quit_when_empty: bool) -> str | None:
+        """Lines up to an empty one, joined; None if there were none."""
         lines: list[str] = []
         while True:
             line = self._readline()
             if line is None:  # end of input: keep what was written, the next read quits
-                if not lines:
+                if not lines and quit_when_empty:
                     raise QuitRequest()
                 break
             if not line.strip():
@@ -193,5 +208,5 @@ def from_spec(arg: str, **options: Any) -> HumanJudge:
     name = arg.strip()
     if arg and not name:
         raise CutError("the human judge's annotator name is empty: use 'human' or 'human:NAME'")
-    known = {k: options[k] for k in ("input_stream", "console", "clock") if k in options}
+    known = {k: options[k] for k in ("input_stream", "console", "clock", "revisions") if k in options}
     return HumanJudge(annotator=name or None, **known)
