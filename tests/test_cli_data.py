@@ -129,10 +129,10 @@ def test_stats_table_on_fixtures():
     proc = cut_data("stats", str(FIXTURES / "shepherd.jsonl"), str(FIXTURES / "annotations.csv"))
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines()]
-    # file, format, records, pos, neg, rejected, invalid, input, spans
-    assert ["shepherd.jsonl", "shepherd", "2", "0", "2", "0", "0", "0", "0"] in rows
-    assert ["annotations.csv", "csv", "4", "2", "1", "1", "0", "0", "1"] in rows
-    assert ["total", "6", "2", "3", "1", "0", "0", "1"] in rows
+    # file, format, records, pos, neg, rejected, invalid, input, spans, revisions
+    assert ["shepherd.jsonl", "shepherd", "2", "0", "2", "0", "0", "0", "0", "0"] in rows
+    assert ["annotations.csv", "csv", "4", "2", "1", "1", "0", "0", "1", "0"] in rows
+    assert ["total", "6", "2", "3", "1", "0", "0", "1", "0"] in rows
 
 
 def test_stats_malformed_file_exits_2_naming_file_line_field():
