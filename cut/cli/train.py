@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true", help=f"with --online: the short recipe {QUICK_RECIPE} (< 5 min)")
     p.add_argument("--run-dir", help="with --online: the run directory (rerun the same command to resume)")
     p.add_argument("--method", choices=["cut", "sft", "hindsight"], help="what the records train (default: cut)")
-    p.add_argument("--detector", choices=["ratio", "spans", "union", "intersection"],
+    p.add_argument("--detector", choices=["ratio", "spans", "revision", "union", "intersection"],
                    help="which Misalign tokens get unlikelihood (default: the recipe's; ratio offline, "
                         "spans online)")
     p.add_argument("--rounds", type=int, help="with --online: number of rounds (a finished run given more "
