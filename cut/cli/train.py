@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--method", choices=["cut", "sft", "hindsight"], help="what the records train (default: cut)")
     p.add_argument("--detector", choices=["ratio", "spans", "revision", "union", "intersection"],
                    help="which Misalign tokens get unlikelihood (default: the recipe's; ratio offline, "
-                        "spans online)")
+                        "revision online)")
     p.add_argument("--rounds", type=int, help="with --online: number of rounds (a finished run given more "
                                               "continues from its last round)")
     p.add_argument("--judge", help="with --online: judge spec (rules, openai:MODEL, human, hf:PATH)")
