@@ -12,8 +12,10 @@ needs on top:
 - ``x`` in ``acceptable`` means yes (a tick mark).
 - A row with neither a mark nor a judgment is *unannotated*: counted, not returned, so a
   half-finished sheet can be imported and finished later.
-- A row with only a judgment is judged by that text, as everywhere else (``Perfect.`` is
-  positive, anything else a critique); a prefilled judgment left standing is thus kept.
+- The ``acceptable`` mark decides polarity: "no" with "Perfectly awful." is a negative. A
+  row with only a judgment is a critique (a prefilled judgment left standing is thus kept);
+  only the bare verdict ``Perfect.`` there is an error asking for the mark, since a verdict
+  word is not a critique.
 - A critique that is a judge-failure placeholder (``N/A``, ``none``, ``$ERROR$``) is an error
   naming the row, not a record that would be counted and dropped later.
 - Spans come from the critique's quotes unless the sheet has a ``spans`` column.
