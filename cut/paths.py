@@ -19,7 +19,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from cut.errors import CutError
 
@@ -72,6 +72,32 @@ def read_text(path: PathLike, encoding: str = "utf-8") -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise RecordError(path, line, None, f"not UTF-8 text (byte {err.start})") from None
+
+
+def read_json(path: PathLike) -> Any:
+    """One JSON document (configs, metrics, state files); bad JSON or a key given twice is a
+    RecordError naming the file and line."""
+    import json
+
+    from cut.records import DuplicateKey, RecordError, strict_decoder
+
+    text = read_text(path)
+    try:
+        return strict_decoder().decode(text)
+    except json.JSONDecodeError as err:
+        raise RecordError(path, err.lineno, None, f"invalid JSON ({err.msg} at column {err.colno})") from None
+    except DuplicateKey as err:
+        raise RecordError(path, None, err.key, "duplicate key in one JSON object") from None
+
+
+def written_with(path: Path, prefix: bytes) -> bool:
+    """True when the file at ``path`` starts with ``prefix`` (how a command recognises a file
+    it wrote itself, e.g. the first JSON key of its result lines)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(prefix)) == prefix
+    except OSError:
+        return False
 
 
 @dataclass
