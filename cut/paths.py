@@ -90,14 +90,30 @@ def read_json(path: PathLike) -> Any:
         raise RecordError(path, None, err.key, "duplicate key in one JSON object") from None
 
 
-def written_with(path: Path, prefix: bytes) -> bool:
-    """True when the file at ``path`` starts with ``prefix`` (how a command recognises a file
-    it wrote itself, e.g. the first JSON key of its result lines)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(prefix)) == prefix
-    except OSError:
-        return False
+def starts_with(prefix: bytes) -> Callable[[Path], bool]:
+    """An ``Output.ours`` test: the existing file starts with ``prefix`` (an HTML report)."""
+    def test(path: Path) -> bool:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(len(prefix)) == prefix
+        except OSError:
+            return False
+    return test
+
+
+def first_line_has(key: str) -> Callable[[Path], bool]:
+    """An ``Output.ours`` test: the existing JSONL file's first line is an object with ``key``
+    (a field only this command's output has, e.g. ``prompt_strict`` in eval results)."""
+    import json
+
+    def test(path: Path) -> bool:
+        try:
+            with open(path, "rb") as fh:
+                first = json.loads(fh.readline() or b"null")
+        except (OSError, ValueError):
+            return False
+        return isinstance(first, dict) and key in first
+    return test
 
 
 @dataclass
