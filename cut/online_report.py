@@ -8,7 +8,6 @@ methods run into sibling directories can be seen side by side (``cut report DIR`
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from rich.table import Table
@@ -19,15 +18,19 @@ CSV_COLUMNS = ["run", "method", "detector", "round", "prompt_strict", "prompt_lo
 
 
 def rows_for(run_dir: Path) -> list[dict]:
+    from cut.paths import read_json_object
+
     cfg_path = run_dir / "online_config.json"
-    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    cfg = read_json_object(cfg_path) if cfg_path.exists() else {}
     rows = []
-    for path in sorted(run_dir.glob("round-*/metrics.json"), key=lambda p: int(p.parent.name.split("-")[1])):
-        m = json.loads(path.read_text())
+    # only round-<number> folders are rounds (a user's round-old or round-x is not)
+    numbered = [p for p in run_dir.glob("round-*/metrics.json") if p.parent.name[6:].isdigit()]
+    for path in sorted(numbered, key=lambda p: int(p.parent.name[6:])):
+        m = read_json_object(path)
         ev, det = m.get("eval", {}), m.get("detector") or {}
         rows.append({
             "run": run_dir.name, "method": cfg.get("method", ""), "detector": cfg.get("detector", ""),
-            "round": m["round"],
+            "round": m.get("round", int(path.parent.name[6:])),
             "prompt_strict": ev.get("prompt_level_strict"), "prompt_lo": (ev.get("prompt_level_strict_ci") or [None, None])[0],
             "prompt_hi": (ev.get("prompt_level_strict_ci") or [None, None])[1],
             "instruction_strict": ev.get("instruction_level_strict"),

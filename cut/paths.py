@@ -90,6 +90,28 @@ def read_json(path: PathLike) -> Any:
         raise RecordError(path, None, err.key, "duplicate key in one JSON object") from None
 
 
+def read_json_object(path: PathLike) -> dict:
+    """``read_json`` of a file that must hold one JSON object (a config, a metrics file)."""
+    from cut.records import RecordError
+
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise RecordError(path, 1, None, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def check_directory(path: PathLike) -> Path:
+    """``path`` as a Path when it names a directory; else a one-line CutError saying what it is."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        raise CutError(f"{path}: {_stat_problem(path, err)}") from None
+    if not stat.S_ISDIR(mode):
+        raise CutError(f"{path}: not a directory")
+    return path
+
+
 def starts_with(prefix: bytes) -> Callable[[Path], bool]:
     """An ``Output.ours`` test: the existing file starts with ``prefix`` (an HTML report)."""
     def test(path: Path) -> bool:
@@ -119,7 +141,8 @@ def first_line_has(key: str) -> Callable[[Path], bool]:
 @dataclass
 class Output:
     """A path a command writes. ``kind``: "file" or "dir". ``exists_ok``: the command appends
-    to it or resumes from it, so an existing one is expected. ``ours(path)``: True when an
+    to it, writes into it or resumes from it, so an existing one is expected (and a directory
+    may hold inputs: nothing in it is replaced wholesale). ``ours(path)``: True when an
     existing one was written by this command before, so replacing it loses nothing the
     user made."""
 
@@ -142,7 +165,7 @@ def refuse_clobber(outputs: Iterable[Output], inputs: Iterable[tuple[str, PathLi
         for flag, source in inputs:
             if _same(path, source):
                 raise CutError(f"{out.flag} {path} is also the input {flag}; write the output elsewhere")
-            if out.kind == "dir" and _inside(source, path):
+            if out.kind == "dir" and not out.exists_ok and _inside(source, path):
                 raise CutError(f"{out.flag} {path} holds the input {flag} {source}; write the output elsewhere")
         _check_existing(out, path, force)
 

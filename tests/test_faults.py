@@ -99,7 +99,8 @@ def _records(ctx: Ctx, name="j.jsonl", recs=None) -> Path:
 def _run_dir(ctx: Ctx, **files) -> Path:
     run = ctx.tmp / "run"
     ctx.file("run/online_config.json", {"method": "cut", "detector": "spans"})
-    ctx.file("run/round-0/metrics.json", {"round": 0, "eval": {"prompt_level_strict": 0.5}})
+    ctx.file("run/round-0/metrics.json", {"round": 0, "eval": {"prompt_level_strict": 0.5,
+                                                               "prompt_level_strict_ci": [0.4, 0.6]}})
     for name, content in files.items():
         ctx.file(f"run/{name.replace('__', '/')}", content)
     return run
