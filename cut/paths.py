@@ -26,13 +26,18 @@ from cut.errors import CutError
 PathLike = str | os.PathLike
 
 
+def _mode(path: Path) -> int:
+    """``st_mode`` of what ``path`` leads to, or a CutError naming why there is nothing."""
+    try:
+        return os.stat(path).st_mode
+    except OSError as err:
+        raise CutError(f"{path}: {_stat_problem(path, err)}") from None
+
+
 def check_readable_file(path: PathLike) -> Path:
     """``path`` as a Path when it names a regular file; else a CutError saying what it is."""
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as err:
-        raise CutError(f"{path}: {_stat_problem(path, err)}") from None
+    mode = _mode(path)
     if stat.S_ISDIR(mode):
         raise CutError(f"{path}: is a directory, expected a file")
     if not stat.S_ISREG(mode):
@@ -103,11 +108,7 @@ def read_json_object(path: PathLike) -> dict:
 def check_directory(path: PathLike) -> Path:
     """``path`` as a Path when it names a directory; else a one-line CutError saying what it is."""
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as err:
-        raise CutError(f"{path}: {_stat_problem(path, err)}") from None
-    if not stat.S_ISDIR(mode):
+    if not stat.S_ISDIR(_mode(path)):
         raise CutError(f"{path}: not a directory")
     return path
 
