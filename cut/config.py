@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ def build_config(cls: type, recipe: str | None, overrides: dict[str, Any]) -> An
     hints = typing.get_type_hints(cls)
     for key, value in list(values.items()):
         values[key] = _coerce(key, value, hints.get(key))
+        check_setting(key, values[key], hints.get(key))  # before any model loads, one line each
     try:
         return cls(**values)
     except (TypeError, ValueError) as err:
@@ -117,6 +119,47 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         if isinstance(value, (str, int, float)):
             return [value]
     return value
+
+
+# Ranges of the numeric settings of every command's config (CUTConfig with its
+# TrainingArguments, OnlineConfig), by name; a name a config lacks is never looked up.
+# (low, low_inclusive): e.g. (0, False) means "> 0". Checked only for values the recipe or
+# the command line set: the defaults are known good.
+RANGES: dict[str, tuple[float, bool]] = {
+    **{name: (0, False) for name in (
+        "learning_rate", "per_device_train_batch_size", "per_device_eval_batch_size",
+        "gradient_accumulation_steps", "max_length", "logprob_chunk_size", "lora_r", "lora_alpha",
+        "num_train_epochs", "cut_lambda", "max_records", "logging_steps", "save_steps",
+        "rounds", "prompts_per_round", "samples_per_prompt", "max_new_tokens", "gen_batch_size",
+        "eval_limit", "eval_max_new_tokens", "max_constraints", "top_p")},
+    **{name: (0, True) for name in (
+        "cut_alpha", "cut_beta", "cut_gamma", "weight_decay", "warmup_steps", "warmup_ratio",
+        "max_grad_norm", "lora_dropout", "temperature", "seed", "data_seed", "positive_ratio")},
+}
+
+
+def check_setting(key: str, value: Any, hint: Any) -> None:
+    """A CutError naming ``key`` when ``value`` has the wrong type for ``hint`` (int, float,
+    bool, optionally None) or is outside ``RANGES``; other hints are left to the config."""
+    if value is None:
+        return
+    kinds = {a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)}
+    if kinds == {bool} and not isinstance(value, bool):
+        raise CutError(f"setting {key!r}: expected true or false, got {value!r}")
+    if kinds == {int} and (isinstance(value, bool) or not isinstance(value, int)):
+        raise CutError(f"setting {key!r}: expected an integer, got {value!r}")
+    if kinds == {float}:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CutError(f"setting {key!r}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise CutError(f"setting {key!r}: expected a finite number, got {value!r}")
+    if key == "max_steps" and isinstance(value, int) and not (value == -1 or value >= 1):
+        raise CutError(f"setting 'max_steps': expected at least 1 (or -1: train by epochs), got {value!r}")
+    if key in RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, inclusive = RANGES[key]
+        if value < low or (value == low and not inclusive):
+            raise CutError(f"setting {key!r}: expected {'at least' if inclusive else 'more than'} {low:g}, "
+                           f"got {value!r}")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

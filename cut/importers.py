@@ -4,7 +4,10 @@ Formats (``format="auto"`` picks one from the file extension and the first objec
 
 - ``native``   JSONL with the fields of ``Record`` (what ``cut`` itself writes).
 - ``alpaca``   the CUT paper's files (github wwxu21/CUT ``data/iter``): a JSON list, or JSONL,
-  of ``{id, instruction, input, output, judgment}``; ``output`` becomes the response.
+  of ``{id, instruction, input, output, judgment}``; ``output`` becomes the response. The
+  one format whose convention reads the judge's verdict "Perfect." (alone or followed by
+  punctuation) as acceptable; it is imported as a null judgment. "Perfectly awful." is a
+  critique.
 - ``shepherd`` Shepherd's human critiques: ``{id, dataset, question, answer, feedback}``;
   ``feedback`` is the judgment, ``dataset`` goes to ``metadata``.
 - ``trl``      TRL prompt-completion rows ``{prompt, completion}`` plus ``judgment`` (and
@@ -20,7 +23,10 @@ Rules shared by every format:
 
 - A missing or null judgment means "acceptable" (a positive), as in the native format. Every
   judgment string goes through ``cut.records.classify_judgment``, so a judge-failure
-  placeholder such as ``$ERROR$`` is *rejected* (counted, never trained), not a critique.
+  placeholder such as ``$ERROR$`` (or, outside the alpaca format, the bare verdict
+  "Perfect.") is *rejected* (counted, never trained), not a critique.
+- A JSON object with the same key twice is an error naming the key (``json`` would keep the
+  last value and drop the first without a word).
 - Keys a foreign format does not name are kept under ``metadata``; ``source`` is the file
   stem (``train-alpaca-sample-iter1``), so records from several files stay traceable.
 - Errors name the file, the line and the field as the file spells it (``output``, not
@@ -36,8 +42,9 @@ CSV cells (the sheet a person annotates):
 - Without an ``acceptable`` column an empty judgment cell means positive (``None``); text
   is a judgment under the usual rules (``$ERROR$`` is rejected).
 - With an ``acceptable`` column the person's verdict decides: ``yes/y/true/1`` → positive
-  (the judgment cell must then be empty or itself positive, e.g. "Perfect."); ``no/n/
-  false/0`` → negative (the judgment cell must hold the critique); an empty verdict with
+  (the judgment cell must then be empty or the verdict "Perfect."); ``no/n/false/0`` →
+  negative (the judgment cell must hold the critique, which may well start with
+  "Perfectly"; the bare verdict "Perfect." there is an error); an empty verdict with
   an empty judgment means "not annotated yet" and is imported as the empty judgment ``""``,
   which the polarity rules reject, so it is counted but never trained as a positive.
 
@@ -57,7 +64,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from cut.errors import CutError
-from cut.records import POSITIVE, Record, RecordError, classify_judgment, record_from_dict, validate_spans
+from cut.records import (
+    DuplicateKey, Record, RecordError, is_perfect_verdict, loads_strict,
+    record_from_dict, strict_decoder, validate_spans,
+)
 
 FORMATS = ("native", "alpaca", "shepherd", "trl", "messages", "csv")
 EMPTY_FORMAT = "empty"  # an auto-detected file with no records at all
@@ -142,14 +152,11 @@ def _detect_format(items: list[tuple[int, str, Any]], path: Path) -> str:
 
 
 def read_text(path: Path) -> str:
-    if not path.exists():
-        raise CutError(f"{path}: no such file")
-    if path.is_dir():
-        raise CutError(f"{path}: is a directory, expected a records file")
-    try:
-        return path.read_text(encoding="utf-8-sig")  # -sig: spreadsheets often write a BOM
-    except UnicodeDecodeError as err:
-        raise RecordError(path, None, None, f"not UTF-8 text (byte {err.start})") from None
+    """The file's text; a missing, unreadable, non-UTF-8 or non-regular file is one line
+    (``cut.paths.read_text``)."""
+    from cut.paths import read_text as read_checked
+
+    return read_checked(path, encoding="utf-8-sig")  # -sig: spreadsheets often write a BOM
 
 
 def iter_json_items(text: str, path: Path) -> Iterator[tuple[int, str, Any]]:
@@ -178,7 +185,9 @@ def _iter_json_lines(text: str, path: Path) -> Iterator[tuple[int, str, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, "", json.loads(line)
+            yield number, "", loads_strict(line, path, number)
+        except RecordError as err:  # a key twice in one object
+            yield number, "", err
         except json.JSONDecodeError as err:
             yield number, "", RecordError(path, number, None, f"invalid JSON ({_json_msg(err)} at column {err.colno})")
 
@@ -190,7 +199,7 @@ def _json_msg(err: json.JSONDecodeError) -> str:
 
 def _iter_json_list(text: str, path: Path) -> Iterator[tuple[int, str, Any]]:
     """Decode a JSON list item by item, so each item knows the line it starts on."""
-    decoder = json.JSONDecoder()
+    decoder = strict_decoder()
     pos = _JSON_WS.match(text, 0).end() + 1  # past the "["
     line, counted = 1, 0  # line number of text[counted]; advanced lazily, O(file) overall
     index = 0
@@ -202,6 +211,8 @@ def _iter_json_list(text: str, path: Path) -> Iterator[tuple[int, str, Any]]:
         line, counted = line + text.count("\n", counted, pos), pos
         try:
             obj, end = decoder.raw_decode(text, pos)
+        except DuplicateKey as err:
+            raise RecordError(path, line, err.key, f"duplicate key in one JSON object (item {index + 1})") from None
         except json.JSONDecodeError as err:
             raise RecordError(path, err.lineno, None, f"invalid JSON ({_json_msg(err)} at column {err.colno}, item {index + 1})") from None
         index += 1
@@ -265,7 +276,7 @@ def _from_alpaca(obj: Any, path: Path, line: int) -> Record:
         instruction=_text(obj, "instruction", path, line),
         input=_text(obj, "input", path, line, default=""),
         response=_text(obj, "output", path, line),
-        judgment=_judgment(obj, "judgment", path, line),
+        judgment=_perfect_as_null(_judgment(obj, "judgment", path, line)),
         id=_id(obj, path, line),
         source=path.stem,
         metadata=_extras(obj, {"id", "instruction", "input", "output", "judgment"}),
@@ -354,19 +365,28 @@ def _csv_judgment(row: dict[str, str], path: Path, line: int) -> str | None:
         return text if has_text else None
     verdict = row["acceptable"].strip().lower()
     if verdict in _YES:
-        if has_text and classify_judgment(text)[0] != POSITIVE:
+        if has_text and not is_perfect_verdict(text):
             raise RecordError(path, line, "acceptable", "marked acceptable, but the judgment cell holds a critique")
         return None
     if verdict in _NO:
         if not has_text:
             raise RecordError(path, line, "judgment", "marked not acceptable, but no judgment was written")
-        return text
+        if is_perfect_verdict(text):
+            raise RecordError(path, line, "judgment", f"marked not acceptable, but the judgment says {text.strip()!r}")
+        return text  # the verdict decides: a critique that starts with "Perfectly" is still one
     if verdict:
         raise RecordError(path, line, "acceptable", f"expected yes/no (or true/false, 1/0), got {row['acceptable']!r}")
     return text if has_text else ""  # not annotated yet: "" is rejected by classify_judgment
 
 
 # --- field helpers ---------------------------------------------------------------------------
+
+
+def _perfect_as_null(judgment: str | None) -> str | None:
+    """The CUT paper's convention (arXiv 2312.14591, online setting): the judge's verdict
+    "perfect" means acceptable. Only the verdict itself ("Perfect.", "perfect - no
+    mistakes"), never a critique that starts with the word ("Perfectly awful.")."""
+    return None if judgment is not None and is_perfect_verdict(judgment) else judgment
 
 
 def _need_object(obj: Any, path: Path, line: int) -> None:

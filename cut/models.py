@@ -209,17 +209,79 @@ def load_adapter(model, adapter_dir: str, trainable: bool = False):
     return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
 
 
-def merge_adapter(base: str, adapter_dir: str, output_dir: str, dtype: str = "float32") -> Path:
-    """Fold a LoRA adapter into a full-precision copy of ``base`` and save it with its tokenizer."""
+# Written into every merged model: what lets a later merge replace the folder. A folder
+# without it is the user's (or another tool's), and is never deleted.
+MERGE_MARKER = ".cut-merge"
+
+
+def is_merge_output(path: str | os.PathLike) -> bool:
+    return (Path(path) / MERGE_MARKER).is_file()
+
+
+def adapter_base(adapter_dir: str | os.PathLike) -> str:
+    """The base model an adapter was trained on, from the ``cut_config.json`` beside it."""
+    from cut.paths import read_json
+    from cut.records import RecordError
+
+    cfg = Path(adapter_dir) / "cut_config.json"
+    if not cfg.is_file():
+        raise CutError(f"no --model given and {cfg} does not exist to say which base the adapter belongs to")
+    saved = read_json(cfg)
+    if not isinstance(saved, dict) or not isinstance(saved.get("model"), str) or not saved["model"]:
+        raise RecordError(cfg, None, "model", "missing (the base model's name); pass --model")
+    return saved["model"]
+
+
+def check_merge_target(out: Path, force: bool = False) -> None:
+    """``out`` may be new, an empty folder, or an earlier merge (``MERGE_MARKER``); any other
+    existing path is refused, with ``force`` too, since replacing it would delete it."""
+    if not os.path.lexists(out) or is_merge_output(out) or (out.is_dir() and not any(out.iterdir())):
+        return
+    if not force:
+        raise CutError(f"-o {out} exists; pass --force to replace it")
+    raise CutError(f"-o {out} is not a `cut merge` output (no {MERGE_MARKER} in it), so it is not replaced "
+                   f"even with --force; remove it yourself or choose another folder")
+
+
+def merge_adapter(base: str, adapter_dir: str, output_dir: str, dtype: str = "float32", force: bool = False) -> Path:
+    """Fold a LoRA adapter into a full-precision copy of ``base`` and save it with its tokenizer.
+
+    Written into a temporary sibling and renamed into place, so ``output_dir`` is either the
+    old folder or the new one; an existing ``output_dir`` is replaced only when it is empty or
+    an earlier merge (``check_merge_target``, checked before the model loads).
+    """
+    import shutil
+    import tempfile
+
+    out = Path(output_dir)
+    check_merge_target(out, force)
     model, tok = load_model(base, LoadOptions(dtype=dtype))
     merged = load_adapter(model, adapter_dir).merge_and_unload()
-    out = Path(output_dir)
-    tmp = out.with_name(out.name + ".tmp")
-    merged.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    if out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        merged.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / MERGE_MARKER).write_text(f"base: {base}\nadapter: {adapter_dir}\n")
+        _swap_in(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)  # the temporary folder this call made, and only that
     return out
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Rename ``new`` to ``out``; an old ``out`` is moved aside first and removed only when it
+    is still an earlier merge (rmtree) or empty (rmdir, which never deletes content)."""
+    import shutil
+
+    if not os.path.lexists(out):
+        os.replace(new, out)
+        return
+    old = out.with_name(f".{out.name}.old{os.getpid()}")
+    os.replace(out, old)
+    os.replace(new, out)
+    if is_merge_output(old):
+        shutil.rmtree(old)
+    else:
+        old.rmdir()

@@ -10,7 +10,6 @@ what a total hides — the types a run learns and the ones it breaks.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from rich.table import Table
@@ -21,16 +20,26 @@ CSV_COLUMNS = ["run", "method", "detector", "round", "prompt_strict", "prompt_lo
                "flagged_frac", "ratio_precision", "ratio_recall"]
 
 
+def round_metrics(run_dir: Path) -> list[tuple[int, dict]]:
+    """(round, metrics.json) of each round folder in order; only round-<number> folders are
+    rounds (a user's round-old or round-x is not)."""
+    from cut.paths import read_json_object
+
+    numbered = [p for p in run_dir.glob("round-*/metrics.json") if p.parent.name[6:].isdigit()]
+    return [(int(p.parent.name[6:]), read_json_object(p)) for p in sorted(numbered, key=lambda p: int(p.parent.name[6:]))]
+
+
 def rows_for(run_dir: Path) -> list[dict]:
+    from cut.paths import read_json_object
+
     cfg_path = run_dir / "online_config.json"
-    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    cfg = read_json_object(cfg_path) if cfg_path.exists() else {}
     rows = []
-    for path in sorted(run_dir.glob("round-*/metrics.json"), key=lambda p: int(p.parent.name.split("-")[1])):
-        m = json.loads(path.read_text())
+    for number, m in round_metrics(run_dir):
         ev, det = m.get("eval", {}), m.get("detector") or {}
         rows.append({
             "run": run_dir.name, "method": cfg.get("method", ""), "detector": cfg.get("detector", ""),
-            "round": m["round"],
+            "round": m.get("round", number),
             "prompt_strict": ev.get("prompt_level_strict"), "prompt_lo": (ev.get("prompt_level_strict_ci") or [None, None])[0],
             "prompt_hi": (ev.get("prompt_level_strict_ci") or [None, None])[1],
             "instruction_strict": ev.get("instruction_level_strict"),
@@ -66,11 +75,10 @@ def round_table(metrics_or_rows, title: str = "online rounds") -> Table:
 def per_type_rows(run_dir: Path) -> list[dict]:
     """Held-out strict pass rate per constraint type and round: [{run, type, n, round: rate...}]."""
     by_type: dict[str, dict] = {}
-    for path in sorted(run_dir.glob("round-*/metrics.json"), key=lambda p: int(p.parent.name.split("-")[1])):
-        m = json.loads(path.read_text())
+    for number, m in round_metrics(run_dir):
         for cid, v in (m.get("eval", {}).get("per_type") or {}).items():
             row = by_type.setdefault(cid, {"run": run_dir.name, "type": cid, "n": v["n"]})
-            row[m["round"]] = v["strict"]
+            row[number] = v["strict"]
     return list(by_type.values())
 
 

@@ -147,12 +147,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
 
 
 def _read(path: Path) -> str:
-    if not path.is_file():
-        raise CutError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    try:
-        return path.read_text(encoding="utf-8-sig")  # -sig: spreadsheets often write a BOM
-    except UnicodeDecodeError as err:
-        raise RecordError(path, None, None, f"not UTF-8 text (byte {err.start})") from None
+    from cut.paths import read_text
+
+    return read_text(path, encoding="utf-8-sig")  # -sig: spreadsheets often write a BOM
 
 
 def _csv_rows(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:

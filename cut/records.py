@@ -14,8 +14,10 @@ line only when asked to (resume), never silently.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -70,11 +72,24 @@ class Record:
         return asdict(self)
 
 
+# The one-word verdict of the paper's GPT-4 protocol (arXiv 2312.14591, online setting):
+# "perfect" alone or followed by punctuation ("Perfect.", "perfect!", "Perfect - no
+# mistakes."), never a word that merely starts with it ("Perfectly awful.").
+_PERFECT_VERDICT = re.compile(r"perfect\s*(?:$|[.!,;:)\-–—])", re.IGNORECASE)
+
+
+def is_perfect_verdict(text: str) -> bool:
+    """True when ``text`` (stripped) is the verdict "perfect" of the paper's protocol."""
+    return _PERFECT_VERDICT.match(text.strip()) is not None
+
+
 def classify_judgment(judgment: str | None) -> tuple[str, str | None]:
     """Return (polarity, reason). Reason is set only for rejected judgments.
 
-    None, or text starting with "perfect" (any case) → positive; judge-failure placeholders
-    and empty strings → rejected; anything else → negative.
+    None → positive (the explicit verdict "acceptable"); judge-failure placeholders, empty
+    strings and the bare verdict word "Perfect." → rejected (a verdict where a critique
+    belongs: the format that uses it converts it to None on import, see
+    ``cut.importers``); anything else → negative, even text that starts with "perfect".
     """
     if judgment is None:
         return POSITIVE, None
@@ -83,8 +98,8 @@ def classify_judgment(judgment: str | None) -> tuple[str, str | None]:
         return REJECTED, "empty judgment"
     if text.lower() in FAILURE_PLACEHOLDERS:
         return REJECTED, f"placeholder {text!r}"
-    if text.lower().startswith("perfect"):
-        return POSITIVE, None
+    if is_perfect_verdict(text):
+        return REJECTED, "the verdict 'perfect' where a critique belongs (null means acceptable)"
     return NEGATIVE, None
 
 
@@ -140,6 +155,8 @@ def validate_spans(spans: Any, response: str, path=None, line=None) -> list[list
         if not ok:
             raise RecordError(path, line, "spans", f"item {i} is not a [start, end] pair of integers: {span!r}")
         start, end = span
+        if start >= end:
+            raise RecordError(path, line, "spans", f"item {i} [{start}, {end}]: start must be less than end")
         if not 0 <= start < end <= len(response):
             raise RecordError(path, line, "spans", f"item {i} [{start}, {end}] is outside the response (length {len(response)})")
         out.append([start, end])
@@ -153,17 +170,48 @@ def iter_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> Iterat
     ``allow_torn_tail`` (a writer killed mid-line): it is skipped, since it was never
     completed.
     """
-    with open(path, "r", encoding="utf-8") as fh:
-        lines = fh.readlines()
+    from cut.paths import read_text
+
+    # io.StringIO(newline=None): the line ends open() in text mode gives (\n, \r\n, \r), not
+    # splitlines()' (which also breaks at U+2028, legal inside JSON strings).
+    lines = io.StringIO(read_text(path), newline=None).readlines()
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
-            yield number, json.loads(text)
+            yield number, loads_strict(text, path, number)
         except json.JSONDecodeError as err:
             if allow_torn_tail and number == len(lines) and not text.endswith("\n"):
                 return
             raise RecordError(path, number, None, f"invalid JSON: {err.msg} (column {err.colno})") from None
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+def strict_decoder() -> json.JSONDecoder:
+    """A JSON decoder that refuses an object with a key twice (``json`` keeps the last one,
+    silently dropping what the file said first); raises ``DuplicateKey``."""
+    return json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+def loads_strict(text: str, path=None, line: int | None = None) -> Any:
+    """``json.loads`` with duplicate keys as a RecordError naming file, line and key."""
+    try:
+        return strict_decoder().decode(text)
+    except DuplicateKey as err:
+        raise RecordError(path, line, err.key, "duplicate key in one JSON object") from None
 
 
 def read_jsonl(path: str | os.PathLike, allow_torn_tail: bool = False) -> list[Record]:

@@ -12,8 +12,10 @@ needs on top:
 - ``x`` in ``acceptable`` means yes (a tick mark).
 - A row with neither a mark nor a judgment is *unannotated*: counted, not returned, so a
   half-finished sheet can be imported and finished later.
-- A row with only a judgment is judged by that text, as everywhere else (``Perfect.`` is
-  positive, anything else a critique); a prefilled judgment left standing is thus kept.
+- The ``acceptable`` mark decides polarity: "no" with "Perfectly awful." is a negative. A
+  row with only a judgment is a critique (a prefilled judgment left standing is thus kept);
+  only the bare verdict ``Perfect.`` there is an error asking for the mark, since a verdict
+  word is not a critique.
 - A critique that is a judge-failure placeholder (``N/A``, ``none``, ``$ERROR$``) is an error
   naming the row, not a record that would be counted and dropped later.
 - Spans come from the critique's quotes unless the sheet has a ``spans`` column.
@@ -44,6 +46,19 @@ TICK_MARKS = {"x"}  # accepted here on top of the importer's yes/y/true/1
 _DELIMITERS = {".tsv": "\t"}  # anything else is comma-separated
 
 
+SHEET_SUFFIXES = (".csv", ".tsv")
+
+
+def check_sheet_name(path: str | os.PathLike) -> None:
+    """Refuse a sheet name whose extension promises a format this module does not write (CSV
+    text saved as ``.xlsx`` is a file Excel refuses to open)."""
+    from cut.errors import CutError
+
+    if Path(path).suffix.lower() not in SHEET_SUFFIXES:
+        raise CutError(f"{path}: a sheet is written as .csv or .tsv (Excel and LibreOffice open both), "
+                       f"not {Path(path).suffix or 'a name without an extension'}")
+
+
 def export_for_annotation(records_or_items: Iterable[Record | JudgeItem], path: str | os.PathLike,
                           include_judgment: bool = False) -> int:
     """Write a sheet to annotate (replacing ``path`` atomically) and return the rows written.
@@ -53,6 +68,7 @@ def export_for_annotation(records_or_items: Iterable[Record | JudgeItem], path: 
     judge-failure placeholder is left out, since it is nothing to review).
     """
     path = Path(path)
+    check_sheet_name(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     rows = 0

@@ -14,6 +14,8 @@ from cut.importers import load_records
 from cut.stats import file_stats, length_summary, nearest_rank, stats_table, total_stats
 
 REPO = Path(__file__).resolve().parents[1]
+# native "Perfect." is a verdict word where a critique belongs (issue 19): rejected, counted
+PERFECT_REASON = "the verdict 'perfect' where a critique belongs (null means acceptable)"
 FIXTURES = REPO / "tests" / "fixtures"
 SHARED = REPO.parent / "shared" / "data"
 
@@ -43,7 +45,7 @@ def word_tokenizer(folder: Path) -> Path:
 #   "a b c"             → 3               "x y" → 2      None (not counted)
 #   "a b\nc d"          → 4               "x y z w" → 4  "bad answer ." → 3
 #   "a"                 → 1               "x" → 1        "$ERROR$" rejected (not counted)
-#   "a b c d e"         → 5               "x y z" → 3    "Perfect ." → 2 (positive text, counted)
+#   "a b c d e"         → 5               "x y z" → 3    "Perfect ." rejected (a verdict word, issue 19)
 TOKEN_RECORDS = [
     {"instruction": "a b c", "response": "x y"},
     {"instruction": "a b", "input": "c d", "response": "x y z w", "judgment": "bad answer ."},
@@ -53,11 +55,11 @@ TOKEN_RECORDS = [
 # Nearest rank over sorted lengths: rank = ceil(q/100 * n).
 #   prompt   [1, 3, 4, 5]: p50 rank 2 → 3; p90 rank ceil(3.6)=4 → 5; p99 rank 4 → 5; max 5
 #   response [1, 2, 3, 4]: p50 → 2; p90 → 4; p99 → 4; max 4
-#   judgment [2, 3]:       p50 rank 1 → 2; p90 rank ceil(1.8)=2 → 3; p99 → 3; max 3
+#   judgment [3]:          every rank is 1 → 3
 EXPECTED_TOKENS = {
     "prompt": {"n": 4, "p50": 3, "p90": 5, "p99": 5, "max": 5},
     "response": {"n": 4, "p50": 2, "p90": 4, "p99": 4, "max": 4},
-    "judgment": {"n": 2, "p50": 2, "p90": 3, "p99": 3, "max": 3},
+    "judgment": {"n": 1, "p50": 3, "p90": 3, "p99": 3, "max": 3},
 }
 
 
@@ -79,8 +81,8 @@ def test_file_stats_counts_fixture():
     # native.jsonl: critique (spans), null (input), "Perfect.", "$ERROR$".
     stats = file_stats(load_records(FIXTURES / "native.jsonl"))
     assert {k: stats[k] for k in ("records", "positive", "negative", "rejected", "invalid", "with_spans", "with_input")} \
-        == {"records": 4, "positive": 2, "negative": 1, "rejected": 1, "invalid": 0, "with_spans": 1, "with_input": 1}
-    assert stats["rejected_reasons"] == {"placeholder '$ERROR$'": 1}
+        == {"records": 4, "positive": 1, "negative": 1, "rejected": 2, "invalid": 0, "with_spans": 1, "with_input": 1}
+    assert stats["rejected_reasons"] == {"placeholder '$ERROR$'": 1, PERFECT_REASON: 1}
     assert "tokens" not in stats
 
 
@@ -96,8 +98,8 @@ def test_file_stats_token_lengths(tmp_path):
 def test_total_stats_and_table():
     results = [load_records(FIXTURES / "native.jsonl"), load_records(FIXTURES / "bad_json_line.jsonl", skip_invalid=True)]
     total = total_stats(results)
-    # native 4 (2 pos, 1 neg, 1 rej) + bad_json_line 3 valid (A, D null → pos; B critique → neg), 1 invalid
-    assert (total["records"], total["positive"], total["negative"], total["rejected"], total["invalid"]) == (7, 4, 2, 1, 1)
+    # native 4 (1 pos, 1 neg, 2 rej) + bad_json_line 3 valid (A, D null → pos; B critique → neg), 1 invalid
+    assert (total["records"], total["positive"], total["negative"], total["rejected"], total["invalid"]) == (7, 3, 2, 2, 1)
     from rich.console import Console
 
     console = Console(width=200, record=True)
@@ -105,7 +107,7 @@ def test_total_stats_and_table():
     text = console.export_text()
     assert "native.jsonl" in text and "bad_json_line.jsonl" in text
     assert "'$ERROR$': 1" in text
-    assert ["total", "7", "4", "2", "1", "1", "1", "1", "0"] in [line.split() for line in text.splitlines()]  # no revisions
+    assert ["total", "7", "3", "2", "2", "1", "1", "1", "0"] in [line.split() for line in text.splitlines()]  # no revisions
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -117,12 +119,12 @@ def test_stats_json_on_fixtures():
     report = json.loads(proc.stdout)
     native, alpaca = report["files"]
     assert (native["format"], native["records"], native["positive"], native["negative"], native["rejected"]) \
-        == ("native", 4, 2, 1, 1)
+        == ("native", 4, 1, 1, 2)
     assert (alpaca["format"], alpaca["records"], alpaca["positive"], alpaca["negative"], alpaca["rejected"]) \
         == ("alpaca", 3, 1, 1, 1)
     total = report["total"]
-    assert (total["records"], total["positive"], total["negative"], total["rejected"]) == (7, 3, 2, 2)
-    assert total["rejected_reasons"] == {"placeholder '$ERROR$'": 2}
+    assert (total["records"], total["positive"], total["negative"], total["rejected"]) == (7, 2, 2, 3)
+    assert total["rejected_reasons"] == {"placeholder '$ERROR$'": 2, PERFECT_REASON: 1}
 
 
 def test_stats_table_on_fixtures():
@@ -131,8 +133,8 @@ def test_stats_table_on_fixtures():
     rows = [line.split() for line in proc.stdout.splitlines()]
     # file, format, records, pos, neg, rejected, invalid, input, spans, revisions
     assert ["shepherd.jsonl", "shepherd", "2", "0", "2", "0", "0", "0", "0", "0"] in rows
-    assert ["annotations.csv", "csv", "4", "2", "1", "1", "0", "0", "1", "0"] in rows
-    assert ["total", "6", "2", "3", "1", "0", "0", "1", "0"] in rows
+    assert ["annotations.csv", "csv", "4", "1", "1", "2", "0", "0", "1", "0"] in rows
+    assert ["total", "6", "1", "3", "2", "0", "0", "1", "0"] in rows
 
 
 def test_stats_malformed_file_exits_2_naming_file_line_field():

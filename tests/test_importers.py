@@ -34,7 +34,8 @@ def polarities(records: list[Record]) -> list[str]:
 def test_native_jsonl_keeps_every_field_and_skips_blank_lines():
     result = load_records(FIXTURES / "native.jsonl")
     assert result.format == "native" and result.invalid == []
-    assert polarities(result.records) == ["negative", "positive", "positive", "rejected"]
+    # "Perfect." is a verdict word, not a critique, outside the alpaca format (issue 19): rejected
+    assert polarities(result.records) == ["negative", "positive", "rejected", "rejected"]
     first = result.records[0]
     assert first.response[12:19] == "Germany" and first.spans == [[12, 19]]
     assert (first.id, first.source, first.round, first.judge) == ("n1", "hand", 1, "person")
@@ -98,7 +99,8 @@ def test_csv_empty_judgment_is_positive_and_error_placeholder_rejected():
     result = load_records(FIXTURES / "annotations.csv")
     assert result.format == "csv"
     assert [r.id for r in result.records] == ["c1", "c2", "c3", "c4"]
-    assert polarities(result.records) == ["positive", "negative", "rejected", "positive"]
+    # c4's bare "Perfect." without an acceptable column: rejected (issue 19), not a positive
+    assert polarities(result.records) == ["positive", "negative", "rejected", "rejected"]
     assert result.records[0].judgment is None
     assert result.records[1].spans == [[0, 6]] and result.records[1].response[0:6] == "Lisbon"
     assert result.records[2].response == "Line one.\nLine two."  # a quoted cell over two lines

@@ -166,6 +166,27 @@ def test_unusable_replies_are_failures_not_judgments(text, finish, error):
     assert verdict.judgment is None and verdict.raw == text
 
 
+@pytest.mark.parametrize("text, error", [
+    ("perfectly bad: the answer is wrong", "not the verdict"),
+    ("Perfect response overall, but the date is wrong.", "not the verdict"),
+    ("Error: upstream request timeout", "server error"),
+    ("error 502: bad gateway", "server error"),
+    ("Upstream connect error or disconnect/reset before headers", "server error"),
+    ("<!DOCTYPE html><html>", "server error"),
+    ('{"error": {"message": "overloaded"}}', "server error"),
+])
+def test_replies_off_the_requested_format_are_failures(text, error):
+    verdict = parse_reply(text, "a response")
+    assert verdict.failed and error in verdict.error and verdict.judgment is None and verdict.raw == text
+
+
+@pytest.mark.parametrize("text", ["Error: the capital is Madrid, not Berlin.", "The error is in line 2.",
+                                  'The response says "perfect" twice.'])
+def test_critiques_that_mention_errors_or_perfect_are_critiques(text):
+    verdict = parse_reply(text, "a response")
+    assert not verdict.failed and verdict.judgment == text
+
+
 def test_a_critique_quoting_a_refusal_is_not_a_refusal():
     response = "As an AI, I cannot answer that."
     reply = '"As an AI, I cannot answer that" refuses a harmless question.'

@@ -313,3 +313,36 @@ def test_server_returns_logprobs_in_the_chat_completions_shape(server):
     assert (token.token, token.logprob) == ("A", -0.1)
     assert [(t.token, t.logprob) for t in token.top_logprobs] == [("A", -0.1), ("B", -2.4)]  # best 2
     client.close()
+
+
+# --- the endpoint, as the official client chooses it (issue 19) ---------------------------
+
+def test_openai_base_url_from_the_environment_unless_given(server, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    config = OpenAIJudgeConfig(model="judge-model", api_key_env=KEY_ENV, max_retries=0)
+    assert config.base_url == server.base_url  # env over the default api.openai.com
+    [verdict] = OpenAIJudge(config, progress=False).judge(items())
+    assert not verdict.failed and server.requests == 1 and server.auth_headers == [f"Bearer {SECRET}"]
+    given = OpenAIJudgeConfig(model="judge-model", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV)
+    assert given.base_url == "http://127.0.0.1:9/v1"  # an explicit setting wins over the env
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert OpenAIJudgeConfig(model="m").url == "https://api.openai.com/v1"
+    assert SECRET not in capsys.readouterr().out
+
+
+def test_connection_failure_names_the_url_and_not_the_key(monkeypatch, capsys):
+    url = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    config = OpenAIJudgeConfig(model="judge-model", api_key_env=KEY_ENV, max_retries=0)
+    [verdict] = OpenAIJudge(config, progress=False).judge(items())
+    assert verdict.failed and f"connection failed to {url}" in verdict.error and SECRET not in verdict.error
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("reply", ["Error: upstream request timeout", "perfectly bad: the answer is wrong",
+                                   "<html><body>502 Bad Gateway</body></html>"])
+def test_off_format_reply_is_a_failure_not_a_judgment(server, reply):
+    server.reply = reply
+    [verdict] = make(server).judge(items())
+    assert verdict.failed and verdict.judgment is None and verdict.raw == reply

@@ -11,16 +11,20 @@ from cut.records import (
     record_from_dict, write_json_atomic, write_jsonl,
 )
 
+PERFECT_REASON = "the verdict 'perfect' where a critique belongs (null means acceptable)"
 CRITIQUE = ("The response says the Eiffel Tower is in Berlin; it is in Paris, so the answer "
             "is factually wrong.")
 
 
 @pytest.mark.parametrize("judgment, expected", [
     (None, (POSITIVE, None)),
-    ("Perfect.", (POSITIVE, None)),
-    ("perfect", (POSITIVE, None)),
-    ("PERFECT response", (POSITIVE, None)),
-    ("  Perfect, nothing to add.", (POSITIVE, None)),
+    # issue 19: the word "perfect" is not a verdict outside the format whose convention it is
+    # (cut.importers' alpaca): the bare verdict is rejected, a critique starting with it is one
+    ("Perfect.", (REJECTED, PERFECT_REASON)),
+    ("perfect", (REJECTED, PERFECT_REASON)),
+    ("  Perfect, nothing to add.", (REJECTED, PERFECT_REASON)),
+    ("PERFECT response", (NEGATIVE, None)),
+    ("Perfectly awful.", (NEGATIVE, None)),
     ("$ERROR$", (REJECTED, "placeholder '$ERROR$'")),
     (" $error$\n", (REJECTED, "placeholder '$error$'")),
     ("N/A", (REJECTED, "placeholder 'N/A'")),
@@ -53,7 +57,8 @@ def test_record_from_dict_converts_ids_and_keeps_fields():
     ({"instruction": 1, "response": "r"}, "instruction", "expected str, got int"),
     ({"instruction": "i", "response": "r", "id": [1]}, "id", "expected string or integer"),
     ({"instruction": "i", "response": "r", "spans": [[0, 2]]}, "spans", "[0, 2] is outside the response (length 1)"),
-    ({"instruction": "i", "response": "rr", "spans": [[1, 1]]}, "spans", "outside the response"),
+    ({"instruction": "i", "response": "rr", "spans": [[1, 1]]}, "spans", "start must be less than end"),
+    ({"instruction": "i", "response": "rr", "spans": [[2, 0]]}, "spans", "start must be less than end"),
     ({"instruction": "i", "response": "rr", "spans": [[0, "1"]]}, "spans", "not a [start, end] pair"),
     ({"instruction": "i", "response": "rr", "spans": "0-1"}, "spans", "expected a list"),
     ({"instruction": "i", "response": "r", "score": 1}, "score", "unknown field"),

@@ -25,6 +25,15 @@ def help_for(parser: argparse.ArgumentParser):
     return show
 
 
+def at_least_one(flag: str, value: int | None) -> None:
+    """Refuse a count flag below 1 (``--limit 0`` would otherwise mean "no limit" and
+    ``--limit -3`` "all but three", Python's slice rules)."""
+    if value is not None and value < 1:
+        from cut.errors import CutError
+
+        raise CutError(f"{flag} must be at least 1, got {value}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cut",
@@ -60,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CutError as err:  # expected, user-facing failures: one clear line, no traceback
         print(f"cut {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the filesystem refused a path no reader checked first: name it
+        where = " -> ".join(str(p) for p in (err.filename, err.filename2) if p)
+        print(f"cut {args.command}: error: {where + ': ' if where else ''}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"cut {args.command}: interrupted", file=sys.stderr)

@@ -48,9 +48,10 @@ def run_export(args) -> int:
     from rich.console import Console
 
     from cut.importers import load_records
-    from cut.spreadsheet import export_for_annotation
+    from cut.spreadsheet import check_sheet_name, export_for_annotation
 
-    _refuse_existing(args.output, args.force)
+    _refuse_existing(args.output, args.force, ("FILE", args.file))
+    check_sheet_name(args.output)  # before reading FILE: a wrong name is found at once
     records = load_records(args.file, format=args.format).records
     rows = export_for_annotation(records, args.output, include_judgment=args.include_judgment)
     console = Console(highlight=False)
@@ -67,7 +68,7 @@ def run_import(args) -> int:
     from cut.records import write_jsonl
     from cut.spreadsheet import import_annotations
 
-    _refuse_existing(args.output, args.force)
+    _refuse_existing(args.output, args.force, ("SHEET", args.sheet))
     judge = f"human:{args.annotator}" if args.annotator else "human"
     records, counts = import_annotations(args.sheet, skip_invalid=args.skip_invalid, judge=judge)
     write_jsonl(args.output, records)
@@ -85,10 +86,7 @@ def run_import(args) -> int:
     return 0
 
 
-def _refuse_existing(path: str, force: bool) -> None:
-    from pathlib import Path
+def _refuse_existing(path: str, force: bool, source: tuple[str, str]) -> None:
+    from cut.paths import Output, refuse_clobber
 
-    from cut.errors import CutError
-
-    if Path(path).exists() and not force:
-        raise CutError(f"{path} exists; pass --force to replace it")
+    refuse_clobber([Output("-o", path)], [source], force=force)  # the input never, even with --force

@@ -62,6 +62,13 @@ def run(args) -> int:
 
     from cut.collect import CollectConfig, collect
     from cut.generation import GenerationSettings
+    from cut.cli import at_least_one
+    from cut.paths import Output, refuse_clobber
+
+    at_least_one("--limit", args.limit)
+    # -o and --errors are appended to (a rerun resumes), so they may exist; never an input
+    refuse_clobber([Output("-o", args.output, exists_ok=True), Output("--errors", args.errors, exists_ok=True)],
+                   [("--prompts", args.prompts), ("--responses", args.responses)])
 
     options = {name: value for name, value in (
         ("base_url", args.base_url), ("api_key_env", args.api_key_env), ("prompt", args.judge_prompt),

@@ -28,6 +28,11 @@ def run(args) -> int:
 
     from cut.detect import analyse, render_html, rich_text, summarise
     from cut.importers import load_many
+    from cut.paths import Output, refuse_clobber
+
+    # the page and the summary are views this command rewrites on every run; never an input
+    refuse_clobber([Output("--html", args.html, exists_ok=True), Output("--json", args.json_out, exists_ok=True)],
+                   [("--data", d) for d in args.data] + [("--adapter", args.adapter)])
     from cut.models import load_adapter, load_model
     from cut.progress import console, make_progress
     from cut.records import NEGATIVE, write_json_atomic

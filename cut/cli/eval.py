@@ -31,6 +31,7 @@ import time
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 MODE_FLAGS = ("annotations", "verifiable", "generate", "run", "reference")
+VERIFIABLE_OUT = "verifiable-eval.jsonl"  # --verifiable without -o
 
 
 def register(sub) -> None:
@@ -70,6 +71,8 @@ def register(sub) -> None:
                    help="bootstrap resamples for the LC confidence interval (default 200; 0 = none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    p.add_argument("--force", action="store_true", help="replace an existing -o or --report file that "
+                                                       "this command did not write")
     from cut.cli.generate import add_decoder_arguments
 
     # with --verifiable: how the answers are decoded (greedy by default; DeAL with the rule reward, ...)
@@ -105,7 +108,30 @@ def run(args) -> int:
                        f"(got {names}; only --run combines with --reference)")
     if args.bootstrap < 0:
         raise CutError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    from cut.cli import at_least_one
+
+    at_least_one("--limit", args.limit)
+    _refuse_clobber(args)
     return MODES[given[0]](args)
+
+
+REPORT_START = b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"  # cut.evaluation.report
+
+
+def _refuse_clobber(args) -> None:
+    """No output of any mode may be one of its inputs; an existing -o or --report is replaced
+    only when this command wrote it (or with --force). --leaderboard is updated in place."""
+    from cut.paths import Output, first_line_has, refuse_clobber, starts_with
+
+    inputs = [(f"--{name}", getattr(args, name)) for name in ("annotations", "verifiable", "reference", "outputs",
+                                                              "generate", "difficulty")]
+    ours = first_line_has("prompt_strict") if args.verifiable else None
+    output = args.output or (VERIFIABLE_OUT if args.verifiable else None)
+    outputs = [Output("-o", output, exists_ok=bool(args.generate), ours=ours),  # --generate resumes
+               Output("--report", args.report, ours=starts_with(REPORT_START)),
+               Output("--leaderboard", args.leaderboard, exists_ok=True),
+               Output("--out-dir", args.out_dir, kind="dir", exists_ok=True)]
+    refuse_clobber(outputs, inputs, force=args.force)
 
 
 def run_annotations(args) -> int:
@@ -126,6 +152,10 @@ def run_annotations(args) -> int:
         from cut.evaluation.leaderboard import update_leaderboard
 
         update_leaderboard(args.leaderboard, name, metrics, mode=args.mode)
+    if args.report:
+        from cut.evaluation.report import write_report
+
+        metrics["report"] = str(write_report(args.report, {name: metrics}, rows, title=f"{name}: {args.annotations}")["html"])
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
@@ -146,7 +176,7 @@ def run_verifiable(args) -> int:
     from cut.cli.generate import decoder_config
 
     start = time.perf_counter()
-    out = args.output or "verifiable-eval.jsonl"
+    out = args.output or VERIFIABLE_OUT
     decoder = decoder_config(args) if args.decoder != "greedy" else None  # None: the batched greedy path
     result = evaluate_verifiable(args.model or DEFAULT_MODEL, resolve_data_path(args.verifiable), out,
                                  limit=args.limit, max_new_tokens=args.max_new_tokens or 256,

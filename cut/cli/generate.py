@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.jsonl", help="where to write the responses")
     p.add_argument("--limit", type=int, help="only the first N prompts")
     p.add_argument("--template", default="auto", choices=["auto", "chat", "alpaca"], help="default: %(default)s")
+    p.add_argument("--force", action="store_true", help="replace OUT.jsonl if it exists and is not an earlier "
+                                                       "cut generate output")
     add_decoder_arguments(p)
     p.set_defaults(func=run)
 
@@ -71,9 +73,14 @@ def decoder_config(args):
 
 
 def run(args) -> int:
+    from cut.cli import at_least_one
     from cut.config import resolve_data_path
     from cut.decoders import decode_file
+    from cut.paths import Output, first_line_has, refuse_clobber
 
+    at_least_one("--limit", args.limit)
+    refuse_clobber([Output("-o", args.output, ours=first_line_has("decoder"))],  # its rows name their decoder
+                   [("--prompts", resolve_data_path(args.prompts))], force=args.force)
     summary = decode_file(args.model, resolve_data_path(args.prompts), args.output, decoder_config(args),
                           limit=args.limit, template=args.template)
     _print_summary(summary)

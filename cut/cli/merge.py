@@ -9,23 +9,20 @@ def register(sub) -> None:
     p.add_argument("--adapter", required=True, help="adapter directory (a `cut train` output dir)")
     p.add_argument("-o", "--output", required=True, help="directory for the merged model")
     p.add_argument("--dtype", default="float32", help="float32|bfloat16|float16 (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace OUTPUT when it is an earlier `cut merge` output "
+                   "(a folder merge did not write is never replaced)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    import json
-    from pathlib import Path
-
-    from cut.errors import CutError
-    from cut.models import merge_adapter
+    from cut.models import adapter_base, is_merge_output, merge_adapter
+    from cut.paths import Output, refuse_clobber
     from cut.progress import console
 
-    base = args.model
-    if base is None:
-        cfg = Path(args.adapter) / "cut_config.json"
-        if not cfg.is_file():
-            raise CutError(f"no --model given and {cfg} does not exist to say which base the adapter belongs to")
-        base = json.loads(cfg.read_text())["model"]
-    out = merge_adapter(base, args.adapter, args.output, dtype=args.dtype)
+    # -o replaces a folder: never one that is or holds the adapter or the base model
+    refuse_clobber([Output("-o", args.output, kind="dir", ours=is_merge_output)],
+                   [("--adapter", args.adapter), ("--model", args.model)], force=args.force)
+    base = args.model or adapter_base(args.adapter)
+    out = merge_adapter(base, args.adapter, args.output, dtype=args.dtype, force=args.force)
     console.print(f"[green]merged[/green] {args.adapter} into {base} → {out}")
     return 0

@@ -13,11 +13,18 @@ def register(sub) -> None:
     p.add_argument("--constraints", nargs="+", metavar="ID", help="IFEval instruction ids to draw from (default: all defaults)")
     p.add_argument("--max-constraints", type=int, default=1, help="constraints per prompt, at most")
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from cut.errors import CutError
+    from cut.paths import Output, refuse_clobber
     from cut.verifiable import generate_prompts, write_ifeval
+
+    if args.n < 1:
+        raise CutError(f"-n must be at least 1, got {args.n}")
+    refuse_clobber([Output("-o", args.output)], [], force=args.force)
 
     prompts = generate_prompts(args.n, args.split, seed=args.seed, constraint_ids=args.constraints,
                                max_constraints=args.max_constraints)

@@ -15,10 +15,11 @@ def run(args) -> int:
 
     from cut.errors import CutError
     from cut.online_report import per_type_table, round_table, rows_for, write_report
+    from cut.paths import check_directory
     from cut.progress import console
 
     runs = []
-    for d in map(Path, args.dirs):
+    for d in map(check_directory, args.dirs):
         if (d / "online_config.json").exists():
             runs.append(d)
         else:

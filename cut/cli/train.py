@@ -66,6 +66,12 @@ def run(args) -> int:
         if getattr(args, key):
             overrides[key] = getattr(args, key)
     config = build_config(CUTConfig, args.config or DEFAULT_RECIPE, overrides)
+    from cut.paths import Output, refuse_clobber
+
+    # the run writes into -o (resumable), so it may exist, but it must be a directory, not an input
+    refuse_clobber([Output("-o", config.output_dir, kind="dir", exists_ok=True)],
+                   [("--data", d) for d in config.data] + [("--model", config.model),
+                                                           ("init_adapter", config.init_adapter)])
 
     from cut.offline import train_offline
     from cut.progress import console

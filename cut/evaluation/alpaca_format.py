@@ -17,7 +17,6 @@ output file for a different or partial instruction set is refused before a judge
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Iterable
@@ -30,13 +29,9 @@ MAX_LISTED = 5
 
 
 def _load_list(path: str | os.PathLike) -> list[Any]:
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise CutError(f"{path}: no such file") from None
-    except json.JSONDecodeError as err:
-        raise RecordError(path, err.lineno, None, f"invalid JSON ({err.msg} at column {err.colno})") from None
+    from cut.paths import read_json
+
+    data = read_json(path)  # one line for a missing, unreadable, non-UTF-8 or non-JSON file
     if not isinstance(data, list):
         raise RecordError(path, None, None, f"expected a JSON list of objects, got {type(data).__name__}")
     return data

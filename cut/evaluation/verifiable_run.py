@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from cut.errors import CutError
 from cut.evaluation.verifiable import score, score_response
 from cut.records import write_jsonl
 from cut.verifiable import read_ifeval
@@ -34,6 +35,8 @@ def evaluate_verifiable(model: str, prompts_path: str, out_path: str | Path, lim
     from cut.templates import choose_template
 
     prompts = read_ifeval(prompts_path)[:limit] if limit else read_ifeval(prompts_path)
+    if not prompts:  # a score over nothing would read as 0% (or 100%)
+        raise CutError(f"{prompts_path}: no prompts in the file")
     policy, tokenizer = load_model(model)
     policy.eval()
     chosen = choose_template(template, tokenizer)

@@ -9,7 +9,10 @@ backoff with jitter (a ``Retry-After`` header is honoured); other 4xx fail at on
 (bad key, no access, unknown model) stop the whole run with a ``CutError``, since every request
 would fail the same way. Tokens and cost are summed per client. No prompts, parsing or cache:
 those belong to the judges (``cut.judges.openai_judge``, ``cut.evaluation.pairwise``).
-``OPENAI_BASE_URL`` is not read; pass ``base_url``.
+
+The endpoint is chosen as the official ``openai`` client chooses it: ``base_url`` when given,
+else the environment's ``OPENAI_BASE_URL``, else api.openai.com; so a shell pointed at a local
+server never sends prompts or the key to OpenAI. Every transport failure names that URL.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class OpenAIJudgeConfig:
     price_per_1k_completion: float = 0.0
 
     def __post_init__(self) -> None:
+        # An explicit base_url wins over OPENAI_BASE_URL, which wins over OpenAI, as in the
+        # official client; resolved once here, so cache keys and messages show the real URL.
+        self.base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or None
         if not self.model:
             raise CutError("openai judge: a model name is required (e.g. openai:gpt-4o-mini)")
         checks = [("concurrency", self.concurrency >= 1), ("timeout", self.timeout > 0),
@@ -77,6 +83,10 @@ class OpenAIJudgeConfig:
         for name, ok in checks:
             if not ok:
                 raise CutError(f"openai judge: {name}={getattr(self, name)!r} is out of range")
+
+    @property
+    def url(self) -> str:
+        return self.base_url or OPENAI_URL
 
     def prices(self) -> tuple[float, float]:
         """(prompt, completion) USD per 1K tokens: the given ones, else the known table, else 0."""
@@ -111,7 +121,7 @@ def resolve_api_key(config: OpenAIJudgeConfig) -> str:
         return "EMPTY"  # vLLM, Ollama and llama.cpp accept any key unless started with one
     raise CutError(
         f"environment variable {config.api_key_env} is not set; it must hold the API key for "
-        f"{config.base_url or OPENAI_URL} (name another variable with api_key_env; for a server "
+        f"{config.url} (name another variable with api_key_env; for a server "
         f"without authentication set it to any value, e.g. EMPTY)")
 
 
@@ -175,7 +185,7 @@ class ChatClient:
             return []
         import openai
 
-        client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.config.base_url or OPENAI_URL,
+        client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.config.url,
                                     max_retries=0, timeout=self.config.timeout)
         semaphore = asyncio.Semaphore(self.config.concurrency)
 
@@ -256,31 +266,31 @@ class ChatClient:
         c = self.config
         # OpenAI's own API wants max_completion_tokens (reasoning models reject max_tokens);
         # compatible servers know max_tokens.
-        limit = "max_completion_tokens" if c.base_url is None else "max_tokens"
+        limit = "max_completion_tokens" if urlsplit(c.url).hostname == "api.openai.com" else "max_tokens"
         self.stats["requests"] += 1
         try:
             completion = await asyncio.wait_for(client.chat.completions.create(
                 model=c.model, messages=messages, temperature=c.temperature,
                 timeout=c.timeout, **{limit: c.max_tokens}, **extra), c.timeout)
         except (asyncio.TimeoutError, openai.APITimeoutError):
-            raise _Retryable(f"no answer within {c.timeout:g} s") from None
+            raise _Retryable(f"no answer within {c.timeout:g} s from {c.url}") from None
         except openai.APIConnectionError as err:
-            raise _Retryable(f"connection failed: {err}") from None
+            raise _Retryable(f"connection failed to {c.url}: {err}") from None
         except openai.APIStatusError as err:
-            raise _status_error(err) from None
+            raise _status_error(err, c.url) from None
         except ValueError as err:  # a 200 whose body is not JSON
-            raise _Retryable(f"response body is not JSON: {err}") from None
+            raise _Retryable(f"response body is not JSON (from {c.url}): {err}") from None
         if isinstance(completion, str):  # the client hands back non-JSON content types as text
-            raise _Retryable(f"response body is not JSON: {completion[:80]!r}")
+            raise _Retryable(f"response body is not JSON (from {c.url}): {completion[:80]!r}")
         return completion
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 
 
-def _status_error(err) -> Exception:
+def _status_error(err, url: str) -> Exception:
     status = err.status_code
-    message = f"HTTP {status}: {getattr(err, 'message', err)}"
+    message = f"HTTP {status} from {url}: {getattr(err, 'message', err)}"
     if status in (401, 403, 404):
         return _Fatal(message)
     if status in (408, 409, 429) or status >= 500:

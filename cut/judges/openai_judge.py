@@ -3,7 +3,9 @@
 OpenAI itself, or — through ``base_url`` — vLLM, Ollama, llama.cpp's server and the like. The
 judge renders each (instruction, response) with a versioned prompt file (``cut.judges.prompt``;
 the default follows the GPT-4 judging protocol of arXiv 2312.14591's online alignment: "perfect"
-or a precise statement of the mistakes, plus quotes we ask for so critiques become spans).
+or a precise statement of the mistakes, plus quotes we ask for so critiques become spans). A
+reply off that format ("perfectly bad: ...", a proxy's "Error: upstream request timeout") is
+a failed verdict, like an empty or refused one (``cut.judges.prompt.parse_reply``).
 
 Requests go through ``cut.judges.openai_client.ChatClient`` (concurrency, timeouts, which
 errors are retried and which stop the run, token and cost accounting). An unusable reply (empty, cut off, refused) is a failed
@@ -13,7 +15,8 @@ shown as a table at the end.
 
 The API key is read from the environment variable named by ``api_key_env`` and kept only in
 the client: it is not part of the settings, the cache, the summary or any message (error text
-from the server is scrubbed of it). ``OPENAI_BASE_URL`` is not read; pass ``base_url``.
+from the server is scrubbed of it). The endpoint: ``base_url``, else ``OPENAI_BASE_URL``, else
+OpenAI (``cut.judges.openai_client``).
 """
 
 from __future__ import annotations

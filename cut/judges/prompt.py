@@ -18,11 +18,15 @@ blank lines around a section are trimmed, everything else in it is kept verbatim
 ``#`` and braces. ``[user]`` is required and must contain both ``{instruction}`` and
 ``{response}``; ``[system]`` may be left out for models without a system role.
 
-Reading a reply follows the protocol of arXiv 2312.14591 (online setting): a reply that starts
-with "perfect" (any case) accepts the response; anything else is a critique. Two departures:
-the judge is asked to quote what it criticises, and the quotes are turned into character
-spans of the response; and a reply that cannot be used — empty, cut off at the token limit,
-or a refusal — is a *failure* (``Verdict.error``), never stored as a critique.
+Reading a reply follows the protocol of arXiv 2312.14591 (online setting): the verdict
+"perfect" (the word alone, or followed by punctuation: "Perfect.", "**Perfect**") accepts the
+response; a critique rejects it. Three departures: the judge is asked to quote what it
+criticises, and the quotes are turned into character spans of the response; a reply that
+cannot be used — empty, cut off at the token limit, or a refusal — is a *failure*
+(``Verdict.error``), never stored as a critique; and so is a reply that does not follow the
+requested format: one that starts with "perfect" but is not the verdict ("perfectly bad:
+...", which the prompt forbids, so its polarity is a guess), or a transport error passed on
+as text by a proxy ("Error: upstream request timeout", an HTML page).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pathlib import Path
 from cut.errors import CutError
 from cut.judges.base import Verdict
 from cut.judges.quotes import spans_from_quotes
-from cut.records import RecordError
+from cut.records import RecordError, is_perfect_verdict
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "data" / "judge_prompts"
 DEFAULT_PROMPT = "cut-default-v1"
@@ -139,10 +143,33 @@ _REFUSAL = re.compile(
 )
 
 
+# Text a proxy or server sends as a 200 reply when the model never answered. Matched at the
+# very start only (a critique may quote an error message found in the response), and an
+# "Error: ..." only with transport words, since "Error: the capital is Madrid." is a critique.
+_TRANSPORT = r"(time-?out|timed out|upstream|gateway|connection|unavailable|rate.?limit|overloaded|" \
+             r"internal server|server error|\b[45]\d\d\b)"
+_NOT_A_REPLY = re.compile(
+    rf"error\b[^\n]{{0,40}}?{_TRANSPORT}"
+    r"|(upstream|bad gateway|gateway time-?out|service unavailable|internal server error|too many requests)\b"
+    r"|<!doctype|<html|\{\s*\"error\"",
+    re.IGNORECASE,
+)
+
+
 def is_perfect(text: str) -> bool:
-    """True when the reply, after leading markdown/quotes, starts with "perfect" in any case.
-    A prefix test, the same rule as ``cut.records.classify_judgment``."""
-    return text.lstrip(_DECORATION).lower().startswith("perfect")
+    """True when the reply, after leading markdown/quotes, is the verdict "perfect" (alone or
+    followed by punctuation), the rule of ``cut.records.is_perfect_verdict``."""
+    return is_perfect_verdict(text.lstrip(_DECORATION).rstrip(_DECORATION))
+
+
+def format_problem(text: str) -> str | None:
+    """Why a non-empty reply does not follow the requested format, or None when it does."""
+    bare = text.lstrip(_DECORATION)
+    if bare.lower().startswith("perfect") and not is_perfect(text):
+        return f"reply starts with 'perfect' but is not the verdict: {_first_line(text)}"
+    if _NOT_A_REPLY.match(bare):
+        return f"reply looks like a server error, not a judgment: {_first_line(text)}"
+    return None
 
 
 def is_refusal(text: str) -> bool:
@@ -154,7 +181,8 @@ def parse_reply(text: str | None, response: str, finish_reason: str | None = Non
     """Turn a judge reply into a Verdict. ``raw`` is always the reply as received.
 
     - cut off (``finish_reason == "length"``), filtered, empty, or a refusal → ``Verdict(error=...)``;
-    - starts with "perfect" → ``judgment=None`` (acceptable);
+    - the verdict "perfect" → ``judgment=None`` (acceptable);
+    - not in the requested format (``format_problem``) → ``Verdict(error=...)``;
     - otherwise ``judgment`` = the stripped reply and ``spans`` = the quotes of the reply
       located in ``response`` (exact, then whitespace/case-normalised; unmatched quotes give
       no span and stay in the text).
@@ -169,6 +197,9 @@ def parse_reply(text: str | None, response: str, finish_reason: str | None = Non
         return Verdict(raw=text, error=f"judge refused: {_first_line(text)}")
     if is_perfect(text):
         return Verdict(judgment=None, raw=text)
+    problem = format_problem(text)
+    if problem:
+        return Verdict(raw=text, error=problem)
     critique = text.strip()
     return Verdict(judgment=critique, spans=spans_from_quotes(critique, response), raw=text)
 
