@@ -19,6 +19,10 @@ Formats (``format="auto"`` picks one from the file extension and the first objec
   is the assistant response, the last user message before it the instruction.
 - ``csv``      a CSV (``.tsv``: tab-separated) with a header; see "CSV cells" below.
 
+A corrected response, where a format carries one (``revision``, ``refinement`` or
+``correction``), becomes the record's ``revision`` (alpaca, trl, messages, csv; native
+records have the field itself).
+
 Rules shared by every format:
 
 - A missing or null judgment means "acceptable" (a positive), as in the native format. Every
@@ -279,7 +283,8 @@ def _from_alpaca(obj: Any, path: Path, line: int) -> Record:
         judgment=_perfect_as_null(_judgment(obj, "judgment", path, line)),
         id=_id(obj, path, line),
         source=path.stem,
-        metadata=_extras(obj, {"id", "instruction", "input", "output", "judgment"}),
+        revision=_revision(obj, path, line),
+        metadata=_extras(obj, {"id", "instruction", "input", "output", "judgment", *REVISION_KEYS}),
     )
 
 
@@ -300,7 +305,7 @@ def _from_shepherd(obj: Any, path: Path, line: int) -> Record:
 
 def _from_trl(obj: Any, path: Path, line: int) -> Record:
     _need_object(obj, path, line)
-    metadata = _extras(obj, {"id", "prompt", "completion", "judgment", "spans"})
+    metadata = _extras(obj, {"id", "prompt", "completion", "judgment", "spans", *REVISION_KEYS})
     prompt = _field(obj, "prompt", path, line)
     if isinstance(prompt, str):
         instruction = prompt
@@ -319,7 +324,7 @@ def _from_trl(obj: Any, path: Path, line: int) -> Record:
 
 def _from_messages(obj: Any, path: Path, line: int) -> Record:
     _need_object(obj, path, line)
-    metadata = _extras(obj, {"id", "messages", "judgment", "spans"})
+    metadata = _extras(obj, {"id", "messages", "judgment", "spans", *REVISION_KEYS})
     turns = _messages(_field(obj, "messages", path, line), "messages", path, line)
     if not turns or turns[-1][0] != "assistant":
         raise RecordError(path, line, "messages", "the last message must have role 'assistant' (the judged response)")
@@ -336,13 +341,14 @@ def record_from_csv_row(row: dict[str, str], path: Path, line: int) -> Record:
             spans = json.loads(row["spans"])
         except json.JSONDecodeError as err:
             raise RecordError(path, line, "spans", f"invalid JSON ({_json_msg(err)})") from None
-    known = {"instruction", "input", response_column, "judgment", "id", "spans", "acceptable"}
+    known = {"instruction", "input", response_column, "judgment", "id", "spans", "acceptable", *REVISION_KEYS}
     return Record(
         instruction=row["instruction"],
         input=row.get("input", ""),
         response=response,
         judgment=_csv_judgment(row, path, line),
         spans=validate_spans(spans, response, path, line),
+        revision=_revision({k: v for k, v in row.items() if v.strip()}, path, line),
         id=row.get("id", "").strip() or None,
         source=path.stem,
         metadata={k: v for k, v in row.items() if k not in known and v.strip()},
@@ -438,10 +444,29 @@ def _judged(obj: dict, instruction: str, response: str, path: Path, line: int, m
         response=response,
         judgment=_judgment(obj, "judgment", path, line),
         spans=validate_spans(obj.get("spans"), response, path, line),
+        revision=_revision(obj, path, line),
         id=_id(obj, path, line),
         source=path.stem,
         metadata=metadata,
     )
+
+
+# Names formats give a judge's corrected response: ours, and "refinement" (critique-and-refine
+# data) or "correction" (correction data). Any of them becomes the record's ``revision``.
+REVISION_KEYS = ("revision", "refinement", "correction")
+
+
+def _revision(obj: dict, path: Path, line: int) -> str | None:
+    """The corrected response a row carries under one of ``REVISION_KEYS``, or None."""
+    present = [k for k in REVISION_KEYS if obj.get(k) is not None]
+    if len(present) > 1:
+        raise RecordError(path, line, present[1], f"a revision is already given as {present[0]!r}")
+    if not present:
+        return None
+    value = obj[present[0]]
+    if not isinstance(value, str):
+        raise RecordError(path, line, present[0], f"expected string, got {_type_name(value)}")
+    return value
 
 
 def _messages(value: Any, name: str, path: Path, line: int) -> list[tuple[str, str]]:

@@ -301,3 +301,30 @@ def test_shepherd_real_file_all_negative():
     assert (result.format, len(result.records)) == ("shepherd", 1317)
     assert Counter(r.polarity for r in result.records) == {"negative": 1317}
     assert all(r.metadata.get("dataset") for r in result.records)
+
+
+def test_revisions_are_kept_where_a_format_carries_them(tmp_path):
+    import json as _json
+
+    from cut.importers import load_records
+    from cut.records import RecordError
+
+    trl = tmp_path / "t.jsonl"
+    trl.write_text(_json.dumps({"prompt": "Say hi.", "completion": "Hello, there", "judgment": "Has a comma.",
+                                "refinement": "Hello there"}) + "\n")
+    [rec] = load_records(trl).records
+    assert rec.revision == "Hello there" and "refinement" not in rec.metadata
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("instruction,response,judgment,revision\nSay hi.,\"Hello, there\",Has a comma.,Hello there\n"
+                     "Say bye.,Bye.,,\n")
+    first, second = load_records(sheet).records
+    assert first.revision == "Hello there" and second.revision is None
+    both = tmp_path / "b.jsonl"
+    both.write_text(_json.dumps({"prompt": "p", "completion": "c", "judgment": "bad", "revision": "r",
+                                 "correction": "x"}) + "\n")
+    with pytest.raises(RecordError, match=r"b.jsonl:1: field 'correction': a revision is already given as 'revision'"):
+        load_records(both)
+    # an old native file without the field still loads
+    old = tmp_path / "old.jsonl"
+    old.write_text(_json.dumps({"instruction": "i", "response": "r", "judgment": None}) + "\n")
+    assert load_records(old).records[0].revision is None

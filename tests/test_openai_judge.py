@@ -346,3 +346,25 @@ def test_off_format_reply_is_a_failure_not_a_judgment(server, reply):
     server.reply = reply
     [verdict] = make(server).judge(items())
     assert verdict.failed and verdict.judgment is None and verdict.raw == reply
+
+
+def test_revisions_are_asked_for_parsed_cached_and_absent_when_the_reply_has_none(server, tmp_path):
+    response = "The capital of France is Berlin."
+    server.reply = 'Wrong city: "Berlin".\n\n**Revision:**\nThe capital of France is Paris.'
+    judge = make(server, tmp_path, revisions=True)
+    [verdict] = judge.judge([JudgeItem("What is the capital of France?", response)])
+    assert verdict.judgment == 'Wrong city: "Berlin".' and verdict.spans == [[25, 31]]
+    assert verdict.revision == "The capital of France is Paris."
+    assert "Revision:" in server.bodies[0]["messages"][0]["content"]  # the revise prompt was sent
+    # from the cache: the same verdict, nothing sent
+    [again] = make(server, tmp_path, revisions=True).judge([JudgeItem("What is the capital of France?", response)])
+    assert server.requests == 1 and again.cached and again.revision == verdict.revision
+    # a critique without a revision line: a judgment with no revision
+    server.reply = 'Wrong city: "Berlin".'
+    [plain] = make(server, revisions=True).judge([JudgeItem("Capital of France?", response)])
+    assert plain.judgment == 'Wrong city: "Berlin".' and plain.revision is None
+    # without the setting the default prompt is used and the reply is read whole
+    server.reply = 'Wrong city: "Berlin".\nRevision:\nThe capital of France is Paris.'
+    [whole] = make(server).judge([JudgeItem("Capital of France?", response)])
+    assert whole.revision is None and whole.judgment == server.reply
+    assert "Revision:" not in server.bodies[-1]["messages"][0]["content"]

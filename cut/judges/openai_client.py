@@ -58,7 +58,8 @@ class OpenAIJudgeConfig:
     model: str  # the model name the endpoint expects
     base_url: str | None = None  # None → OpenAI; e.g. http://127.0.0.1:8000/v1 for vLLM
     api_key_env: str = "OPENAI_API_KEY"  # name of the variable holding the key, never the key
-    prompt: str | None = None  # prompt file path or packaged name; None → cut-default-v1
+    prompt: str | None = None  # prompt file path or packaged name; None → cut-default-v1 (cut-revise-v1 with revisions)
+    revisions: bool = False  # ask for a corrected response after the critique (stored as the record's revision)
     temperature: float = 0.0
     max_tokens: int = 512  # reply limit; a reply cut off here is a failure
     concurrency: int = 16  # requests in flight at once

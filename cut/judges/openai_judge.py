@@ -17,6 +17,10 @@ The API key is read from the environment variable named by ``api_key_env`` and k
 the client: it is not part of the settings, the cache, the summary or any message (error text
 from the server is scrubbed of it). The endpoint: ``base_url``, else ``OPENAI_BASE_URL``, else
 OpenAI (``cut.judges.openai_client``).
+
+With ``revisions`` the judge is asked (prompt ``cut-revise-v1``) to follow its critique with
+the response as it should have been; the text after its "Revision:" line becomes the
+verdict's ``revision`` (none when the reply has no such line).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from cut.judges.openai_client import (
     ChatReply,
     OpenAIJudgeConfig,
 )
-from cut.judges.prompt import load_prompt, parse_reply, render_messages
+from cut.judges.prompt import REVISE_PROMPT, load_prompt, parse_reply, render_messages
 
 
 class OpenAIJudge:
@@ -44,7 +48,7 @@ class OpenAIJudge:
         self.config = config
         self.name = f"openai:{config.model}"
         self.progress = progress
-        self.prompt = load_prompt(config.prompt)
+        self.prompt = load_prompt(config.prompt or (REVISE_PROMPT if config.revisions else None))
         self.client = ChatClient(config, self.name)
         self.cache = JudgeCache(config.cache_dir) if config.cache_dir else None
         self._stats = dict(items=0, cache_hits=0, failures=0, wall_seconds=0.0)
@@ -107,7 +111,7 @@ class OpenAIJudge:
         if reply.failed:
             return Verdict(error=reply.error, seconds=reply.seconds)
         verdict = (Verdict(raw=reply.text, error=f"judge refused: {reply.refusal}") if reply.refusal
-                   else parse_reply(reply.text, response, reply.finish_reason))
+                   else parse_reply(reply.text, response, reply.finish_reason, self.config.revisions))
         verdict.cost, verdict.seconds = reply.cost, reply.seconds
         verdict.prompt_tokens, verdict.completion_tokens = reply.prompt_tokens, reply.completion_tokens
         if not verdict.failed and self.cache is not None:
@@ -120,7 +124,7 @@ class OpenAIJudge:
         entry = self.cache.get(key) if self.cache else None
         if entry is None:
             return None
-        verdict = parse_reply(entry.get("raw"), response, entry.get("finish_reason"))
+        verdict = parse_reply(entry.get("raw"), response, entry.get("finish_reason"), self.config.revisions)
         if verdict.failed:  # parsing rules changed since: ask again
             return None
         verdict.cached = True

@@ -42,6 +42,9 @@ from cut.records import RecordError, is_perfect_verdict
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "data" / "judge_prompts"
 DEFAULT_PROMPT = "cut-default-v1"
+REVISE_PROMPT = "cut-revise-v1"  # the default plus a "Revision:" section (judge option revisions)
+# the line that starts a judge's revision: "Revision:", "**Revision:**", "### Revision"
+_REVISION_LINE = re.compile(r"^[\s#*_]*revision[\s*_]*:?[\s*_]*$", re.IGNORECASE | re.MULTILINE)
 
 _HEADER_KEYS = ("name", "version")
 _SECTIONS = ("system", "user")
@@ -177,7 +180,18 @@ def is_refusal(text: str) -> bool:
     return _REFUSAL.match(normalised) is not None
 
 
-def parse_reply(text: str | None, response: str, finish_reason: str | None = None) -> Verdict:
+def split_revision(text: str) -> tuple[str, str | None]:
+    """(critique, revision) of a reply whose critique is followed by a "Revision:" line; the
+    revision is None when there is no such line or nothing after it."""
+    m = _REVISION_LINE.search(text)
+    if m is None:
+        return text, None
+    revision = text[m.end():].strip("\n").rstrip()
+    return text[: m.start()].strip(), revision if revision.strip() else None
+
+
+def parse_reply(text: str | None, response: str, finish_reason: str | None = None,
+                revisions: bool = False) -> Verdict:
     """Turn a judge reply into a Verdict. ``raw`` is always the reply as received.
 
     - cut off (``finish_reason == "length"``), filtered, empty, or a refusal → ``Verdict(error=...)``;
@@ -185,7 +199,8 @@ def parse_reply(text: str | None, response: str, finish_reason: str | None = Non
     - not in the requested format (``format_problem``) → ``Verdict(error=...)``;
     - otherwise ``judgment`` = the stripped reply and ``spans`` = the quotes of the reply
       located in ``response`` (exact, then whitespace/case-normalised; unmatched quotes give
-      no span and stay in the text).
+      no span and stay in the text); with ``revisions``, the text after a "Revision:" line
+      is the verdict's ``revision`` and not part of the judgment.
     """
     if finish_reason == "length":
         return Verdict(raw=text, error="judge reply was cut off at max_tokens (finish_reason=length)")
@@ -200,8 +215,10 @@ def parse_reply(text: str | None, response: str, finish_reason: str | None = Non
     problem = format_problem(text)
     if problem:
         return Verdict(raw=text, error=problem)
-    critique = text.strip()
-    return Verdict(judgment=critique, spans=spans_from_quotes(critique, response), raw=text)
+    critique, revision = split_revision(text.strip()) if revisions else (text.strip(), None)
+    if not critique:
+        return Verdict(raw=text, error="judge reply has a revision but no critique")
+    return Verdict(judgment=critique, spans=spans_from_quotes(critique, response), revision=revision, raw=text)
 
 
 def _first_line(text: str, limit: int = 80) -> str:
