@@ -102,7 +102,7 @@ def train_offline(config: CUTConfig, callbacks: list | None = None) -> TrainResu
     tokenizer.save_pretrained(str(out))
     history = trainer.state.log_history
     write_json_atomic(out / "train_history.json", history)
-    totals = detector_summary(trainer.run_totals)
+    totals = {**detector_summary(trainer.run_totals), "model_parameters": sum(p.numel() for p in model.parameters())}
     write_json_atomic(out / "detector_totals.json", totals)
     return TrainResult(out, report_dict, history, trainer.state.global_step, totals)
 

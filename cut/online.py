@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from cut.config import config_to_dict, resolve_data_path
 from cut.errors import CutError, reject_unknown
+from cut.profile import floor_tokens_per_second, measure, threads
 from cut.records import write_json_atomic
 
 CARRY_MODES = ("merge", "adapter")
@@ -180,9 +181,10 @@ def run_online(config: OnlineConfig, on_step: Callable[[str], None] | None = Non
         remaining = _estimate_remaining(state, steps[i:])
         console.rule(f"[bold]{name}[/bold]  ·  step {i + 1}/{len(steps)}"
                      + (f"  ·  about {remaining / 60:.0f} min left" if remaining else ""))
-        t0 = time.monotonic()
-        STEPS[step](config, run_dir, int(round_name.split("-")[1]))
-        state.mark(name, time.monotonic() - t0)
+        r = int(round_name.split("-")[1])
+        profile = measure(lambda: STEPS[step](config, run_dir, r))
+        state.mark(name, profile["seconds"])
+        record_profile(run_dir / round_name, step, profile)
         if on_step:
             on_step(name)
     metrics = collect_metrics(run_dir, config.rounds)
@@ -371,6 +373,33 @@ def step_evaluate(config: OnlineConfig, run_dir: Path, r: int) -> None:
                                  batch_size=config.gen_batch_size, decoder=config.decoder())
     metrics = {"round": r, "eval": result, **round_training_metrics(rd)}
     write_json_atomic(rd / "metrics.json", metrics)
+
+
+def record_profile(rd: Path, step: str, profile: dict) -> None:
+    """Add one step's wall time and peak memory to ``round-r/profile.json``; for training also
+    its tokens/s per core against the arithmetic floor (``cut.profile``)."""
+    path = rd / "profile.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if step == "train":
+        profile = {**profile, **training_speed(rd / "adapter")}
+    data[step] = profile
+    write_json_atomic(path, data)
+
+
+def training_speed(adapter: Path) -> dict:
+    """Tokens the trainer ran (context + response, no padding), the padding it carried, and
+    tokens/s per core over its own runtime, beside the floor for the model's size."""
+    try:
+        totals = json.loads((adapter / "detector_totals.json").read_text())
+        runtime = next(h["train_runtime"] for h in reversed(json.loads((adapter / "train_history.json").read_text()))
+                       if "train_runtime" in h)
+    except (OSError, ValueError, StopIteration, KeyError):
+        return {}
+    tokens, padded = totals.get("input_tokens", 0), totals.get("padded_tokens", 0)
+    cores, parameters = threads(), totals.get("model_parameters", 0)
+    return {"train_tokens": int(tokens), "padding_frac": round(1 - tokens / padded, 3) if padded else None,
+            "train_runtime": runtime, "tokens_per_s_per_core": round(tokens / runtime / cores, 1) if runtime else None,
+            "floor_tokens_per_s_per_core": round(floor_tokens_per_second(parameters, 1), 1) if parameters else None}
 
 
 def round_training_metrics(rd: Path) -> dict:

@@ -100,6 +100,27 @@ def per_type_table(run_dir: Path) -> Table:
     return table
 
 
+def profile_table(run_dir: Path) -> Table | None:
+    """Where the run spent: seconds and peak resident memory of each step of each round, and
+    training tokens/s per core against the arithmetic floor (``round-r/profile.json``)."""
+    from cut.paths import read_json_object
+
+    found = sorted((p for p in run_dir.glob("round-*/profile.json") if p.parent.name[6:].isdigit()),
+                   key=lambda p: int(p.parent.name[6:]))
+    if not found:
+        return None
+    table = Table(title=f"{run_dir.name}: time and peak memory per step")
+    for col in ("round", "step", "seconds", "peak RSS (MB)", "train tokens/s per core (floor)", "padding"):
+        table.add_column(col, justify="right" if col != "step" else "left")
+    for path in found:
+        for step, p in read_json_object(path).items():
+            speed = "–" if p.get("tokens_per_s_per_core") is None else \
+                f"{p['tokens_per_s_per_core']:.0f} ({p.get('floor_tokens_per_s_per_core') or 0:.0f})"
+            table.add_row(path.parent.name[6:], step, f"{p['seconds']:.0f}", f"{p['peak_rss_mb']:.0f}", speed,
+                          _pct(p.get("padding_frac")))
+    return table
+
+
 def _pct(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 

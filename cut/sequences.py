@@ -214,7 +214,8 @@ def spans_to_token_mask(spans: list[list[int]], offsets: list[tuple[int, int]]) 
 
 
 def apply_length_policy(ex: Example, settings: SequenceSettings, report: BuildReport) -> Example | None:
-    longest_context = max(len(ex.plain_ids), len(ex.judged_ids or []))
+    # the judged context is a row only with Align-N; without it a long critique costs nothing
+    longest_context = max(len(ex.plain_ids), len(ex.judged_ids or []) if ex.align_n else 0)
     room = settings.max_length - longest_context
     if ex.revision_ids is not None and len(ex.revision_ids) > settings.max_length - len(ex.plain_ids):
         report.truncated += 1  # a revision is only cut, never dropped with its record

@@ -32,7 +32,8 @@ from cut.progress import make_progress
 MASK_PASSES = ("train", "nograd")
 # Counts kept over a whole training run (for per-round reports): flagged / Misalign tokens,
 # the summed log ratio, and the ratio detector's confusion counts against judge spans.
-RUN_TOTALS = ("n_flagged", "n_mis_tokens", "n_like_tokens", "log_ratio_sum", "span_tp", "span_fp", "span_fn")
+RUN_TOTALS = ("n_flagged", "n_mis_tokens", "n_like_tokens", "log_ratio_sum", "span_tp", "span_fp", "span_fn",
+              "input_tokens", "padded_tokens")
 
 
 @dataclass
@@ -156,7 +157,8 @@ class CUTTrainer(Trainer):
                               judged_logp.detach(), flags, alpha=args.cut_alpha,
                               gamma=args.cut_gamma, normalization=args.normalization,
                               beta=args.cut_beta)
-        self._accumulate(out.terms, ratio, span_mask, mis_mask & inputs["has_spans"][:, None])
+        self._accumulate(out.terms, ratio, span_mask, mis_mask & inputs["has_spans"][:, None],
+                         tokens=(int(inputs["attention_mask"].sum()), inputs["attention_mask"].numel()))
         return (out.loss, {"loss": out.loss}) if return_outputs else out.loss
 
     @torch.no_grad()
@@ -174,12 +176,13 @@ class CUTTrainer(Trainer):
         M = inputs["pair_index"].shape[0]
         return lp[:M], lp[M:]
 
-    def _accumulate(self, terms: dict, ratio, span_mask, span_valid) -> None:
-        """Add one micro-batch to the logging window and to the whole-run totals."""
+    def _accumulate(self, terms: dict, ratio, span_mask, span_valid, tokens: tuple[int, int] = (0, 0)) -> None:
+        """Add one micro-batch to the logging window and to the whole-run totals. ``tokens``:
+        (real tokens, padded positions) of its rows, for the speed profile."""
         tp, fp, fn = losses.span_detection_counts(ratio, span_mask, span_valid)
         step = {**{k: float(v) for k, v in terms.items()},
                 "log_ratio_sum": terms["log_ratio_mean"] * terms["n_mis_tokens"],
-                "span_tp": tp, "span_fp": fp, "span_fn": fn}
+                "span_tp": tp, "span_fp": fp, "span_fn": fn, "input_tokens": tokens[0], "padded_tokens": tokens[1]}
         for k, v in step.items():
             self._sums[k] += v
         for k in RUN_TOTALS:

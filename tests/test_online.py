@@ -19,7 +19,7 @@ def online_args(model, run_dir, *extra):
     return [sys.executable, "-m", "cut", "train", "--online", "--quick", "--model", str(model), "--run-dir", str(run_dir),
             *extra, "rounds=2", "prompts_per_round=4", "samples_per_prompt=2", "max_new_tokens=12", "eval_limit=6",
             "eval_max_new_tokens=12", "train={per_device_train_batch_size: 1, num_train_epochs: 4, save_steps: 2, "
-            "logging_steps: 1, max_length: 160, positive_ratio: null}"]
+            "logging_steps: 1, max_length: 320, positive_ratio: null}"]
 
 
 def run(args, timeout=600):
@@ -63,6 +63,27 @@ def test_run_directory_holds_every_file(full_run):
     p1, p2 = prompt_texts(full_run, 1), prompt_texts(full_run, 2)
     heldout = {json.loads(line)["prompt"] for line in (full_run / "round-0" / "eval.jsonl").read_text().splitlines()}
     assert not set(p1) & set(p2) and not (set(p1) | set(p2)) & heldout
+
+
+def test_profile_and_per_type_view(full_run):
+    """Each round's profile holds every step's seconds and peak memory, training its tokens/s
+    beside the floor; cut report shows the per-type table and the profile; the truncated
+    fractions are in the metrics."""
+    profile = json.loads((full_run / "round-1" / "profile.json").read_text())
+    assert set(profile) == {"prompts", "collect", "train", "carry", "evaluate"}
+    assert all(p["seconds"] >= 0 and p["peak_rss_mb"] > 0 for p in profile.values())
+    train = profile["train"]
+    assert train["train_tokens"] > 0 and train["tokens_per_s_per_core"] > 0 and 0 <= train["padding_frac"] < 1
+    assert train["floor_tokens_per_s_per_core"] > 0
+    metrics = json.loads((full_run / "round-1" / "metrics.json").read_text())
+    assert 0 <= metrics["train_truncated"] <= 1 and 0 <= metrics["eval"]["truncated"] <= 1
+    assert metrics["train_revisions"] >= 0
+    per_type = (full_run / "report-per-type.csv").read_text().splitlines()
+    assert per_type[0] == "run,type,n,0,1,2" and len(per_type) > 1
+    r = run([sys.executable, "-m", "cut", "report", str(full_run), "-o", str(full_run.parent / "rep")])
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = r.stdout + r.stderr
+    assert "held-out strict pass rate per constraint type" in out and "time and peak memory per step" in out
 
 
 def test_rerun_of_a_finished_run_does_nothing(full_run, tiny_model_dir):

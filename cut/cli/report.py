@@ -14,7 +14,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from cut.errors import CutError
-    from cut.online_report import per_type_table, round_table, rows_for, write_report
+    from cut.online_report import per_type_table, profile_table, round_table, rows_for, write_report
     from cut.paths import check_directory
     from cut.progress import console
 
@@ -31,5 +31,8 @@ def run(args) -> int:
     console.print(round_table([r for d in runs for r in rows_for(d)], title="online runs"))
     for d in runs:
         console.print(per_type_table(d))
+        profile = profile_table(d)
+        if profile is not None:
+            console.print(profile)
     console.print(f"wrote {csv_path} and {png_path}")
     return 0
