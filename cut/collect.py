@@ -110,6 +110,9 @@ class CollectSummary:
         """0 when nothing failed (all done, or stopped/skipped by a person), 1 when failures remain."""
         return 1 if self.failed else 0
 
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
 
 @dataclass
 class WorkItem:
