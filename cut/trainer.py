@@ -136,6 +136,7 @@ class CUTTrainer(Trainer):
         self.run_totals: dict[str, float] = defaultdict(float)  # over the whole run, never reset
         # Our loss is a per-micro-batch mean: let the Trainer divide by accumulation steps.
         self.model_accepts_loss_kwargs = False
+        self.add_callback(LogLastStepCallback())
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         args: CUTConfig = self.args
@@ -202,6 +203,16 @@ class CUTTrainer(Trainer):
             self._sums.clear()
             self._count = 0
         super().log(logs, *args, **kwargs)
+
+
+class LogLastStepCallback(TrainerCallback):
+    """Logs the last step too when it is not a multiple of ``logging_steps``: otherwise the
+    loss of the final steps never reaches the history, the printed table or a report."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
 
 
 class RichProgressCallback(TrainerCallback):
