@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from cut.errors import CutError
-from cut.generation import GenerationSettings, progress_bar
+from cut.generation import GenerationSettings
+from cut.progress import progress_bar
 from cut.judges.base import JudgeItem, QuitRequest, UndoRequest, Verdict
 from cut.prompt_sources import PromptItem, match_response, read_prompts, read_responses
 from cut.records import (NEGATIVE, POSITIVE, Record, RecordError, append_jsonl, classify_judgment, iter_jsonl,
@@ -109,6 +110,9 @@ class CollectSummary:
         """0 when nothing failed (all done, or stopped/skipped by a person), 1 when failures remain."""
         return 1 if self.failed else 0
 
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
 
 @dataclass
 class WorkItem:
@@ -131,9 +135,9 @@ def collect(config: CollectConfig, console=None, input_stream=None) -> CollectSu
     ``input_stream`` (and ``console``) are handed to an interactive judge (``human``).
     Raises CutError for bad input; judge failures are counted, not raised.
     """
-    from rich.console import Console
+    from cut.progress import console as stderr_console
 
-    console = console or Console(stderr=True)
+    console = console or stderr_console
     started = time.monotonic()
     items = expand_items(read_prompts(config.prompts), config.generation.num_samples, config.limit)
     items = [w for w in items if w.sample >= config.first_sample]
@@ -393,8 +397,6 @@ def _count_output(output: Path, keys: set[str], summary: CollectSummary) -> None
 
 def save_run_config(config: CollectConfig) -> None:
     """The resolved config beside the output (``<stem>.collect_config.json``), without secrets."""
-    from dataclasses import asdict
-
     data = asdict(config)
     # Only scalar options, and nothing that looks like a key except the *name* of its variable.
     data["judge_options"] = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v))

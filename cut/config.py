@@ -62,6 +62,26 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def format_override(key: str, value: Any) -> str:
+    """``key=value`` that ``parse_overrides`` reads back as ``value`` (flow-style YAML)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip()
+    return f"{key}={text.removesuffix('...').strip()}"
+
+
+def offline_command(recipe: str, overrides: dict[str, Any]) -> str:
+    """The shell line ``cut train --config RECIPE ... --data FILE...`` that builds the same
+    config as ``build_config(CUTConfig, recipe, overrides)`` (``--data`` last: it takes
+    every word after it)."""
+    import shlex
+
+    flags = {"model": "--model", "output_dir": "-o"}  # options first: argparse reads key=value in one run
+    words = ["cut", "train", "--config", recipe]
+    words += [w for key, flag in flags.items() if key in overrides for w in (flag, str(overrides[key]))]
+    words += [format_override(k, v) for k, v in overrides.items() if k not in flags and k != "data"]
+    words += ["--data", *map(str, overrides.get("data", []))]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -76,10 +96,13 @@ def build_config(cls: type, recipe: str | None, overrides: dict[str, Any]) -> An
     """Merge recipe and overrides into ``cls``; unknown keys and wrong types fail loudly."""
     values: dict[str, Any] = {}
     source = "overrides"
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
     if recipe:
         path = resolve_recipe(recipe)
         values.update(load_yaml(path))
         source = str(path)
+        if isinstance(values.get("train"), dict) and "train" not in known:
+            values = training_part(values, path)
     for key, value in overrides.items():
         head, dot, rest = key.partition(".")
         if dot:  # `train.learning_rate=1e-4` sets one key of a mapping setting, keeping the others
@@ -88,7 +111,6 @@ def build_config(cls: type, recipe: str | None, overrides: dict[str, Any]) -> An
             values[head] = {**values.get(head, {}), rest: value}
         else:
             values[key] = value
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - known)
     if unknown:
         raise CutError(f"unknown setting {unknown[0]!r} (from {source}); see `cut train --help-config` for the list")
@@ -100,6 +122,26 @@ def build_config(cls: type, recipe: str | None, overrides: dict[str, Any]) -> An
         return cls(**values)
     except (TypeError, ValueError) as err:
         raise CutError(f"invalid config: {err}") from None
+
+
+# Settings of an online recipe (cut.online.OnlineConfig) that its rounds hand to `cut train`
+# beside the `train:` section (cut.online.step_train); every other key is the loop's own.
+ONLINE_TO_TRAIN = ("model", "template", "method", "detector", "seed")
+
+
+def training_part(online: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The `cut train` settings of an online recipe, as its rounds train: its ``train_recipe``,
+    then its ``train:`` section, then ``ONLINE_TO_TRAIN``. Says in one line what it ignores."""
+    from cut.progress import console
+
+    base = online.get("train_recipe") or "cpu-default"  # OnlineConfig's default
+    values = {**load_yaml(resolve_recipe(base)), **online["train"],
+              **{k: online[k] for k in ONLINE_TO_TRAIN if k in online}}
+    ignored = sorted(set(online) - set(ONLINE_TO_TRAIN) - {"train", "train_recipe"})
+    console.print(f"{path.name} is an online recipe: training with its train: section over {base} "
+                  f"(the loop trains round r with seed + r); ignoring the loop's {', '.join(ignored) or 'nothing'}",
+                  highlight=False, markup=False, soft_wrap=True)
+    return values
 
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from cut.errors import CutError
-from cut.generation import Completion, left_pad, progress_bar
+from cut.generation import Completion, left_pad
+from cut.progress import progress_bar
 
 
 @dataclass

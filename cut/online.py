@@ -333,7 +333,7 @@ def _generation_model(config: OnlineConfig, run_dir: Path, r: int) -> str:
 
 
 def step_train(config: OnlineConfig, run_dir: Path, r: int) -> None:
-    from cut.config import build_config
+    from cut.config import build_config, offline_command
     from cut.offline import train_offline
     from cut.trainer import CUTConfig
 
@@ -348,6 +348,8 @@ def step_train(config: OnlineConfig, run_dir: Path, r: int) -> None:
         overrides["model"] = config.model
         if r > 1:
             overrides["init_adapter"] = str(run_dir / f"round-{r - 1}" / "adapter")
+    out.mkdir(parents=True, exist_ok=True)  # the offline command that reproduces this step (not its resume)
+    (out / "train_command.txt").write_text(offline_command(config.train_recipe, overrides) + "\n")
     if any(out.glob("checkpoint-*")):
         overrides["resume_from_checkpoint"] = "last"
     train_offline(build_config(CUTConfig, config.train_recipe, overrides))

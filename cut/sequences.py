@@ -90,6 +90,7 @@ class BuildReport:
     revisions: int = 0  # revisions trained (cut: beside their Misalign rows; sft: as positives)
     cut_off: int = 0  # records whose generation hit the token limit (no end-of-turn target)
     truncated: int = 0
+    truncated_tokens: int = 0  # response (and revision) tokens cut from the ends to fit max_length
     skipped_too_long: int = 0
     examples: int = 0
     sequences: int = 0
@@ -219,6 +220,7 @@ def apply_length_policy(ex: Example, settings: SequenceSettings, report: BuildRe
     room = settings.max_length - longest_context
     if ex.revision_ids is not None and len(ex.revision_ids) > settings.max_length - len(ex.plain_ids):
         report.truncated += 1  # a revision is only cut, never dropped with its record
+        report.truncated_tokens += len(ex.revision_ids) - max(settings.max_length - len(ex.plain_ids), 1)
         ex.revision_ids = ex.revision_ids[: max(settings.max_length - len(ex.plain_ids), 1)]
     if len(ex.response_ids) <= room:
         return ex
@@ -226,6 +228,7 @@ def apply_length_policy(ex: Example, settings: SequenceSettings, report: BuildRe
         report.skipped_too_long += 1
         return None
     report.truncated += 1
+    report.truncated_tokens += len(ex.response_ids) - room
     ex.response_ids = ex.response_ids[:room]
     if ex.span_mask is not None:
         ex.span_mask = ex.span_mask[:room]

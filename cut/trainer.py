@@ -27,7 +27,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from cut import losses
 from cut.models import DEFAULT_LORA_TARGETS
-from cut.progress import make_progress
+from cut.progress import console, progress_bar
 
 MASK_PASSES = ("train", "nograd")
 # Counts kept over a whole training run (for per-round reports): flagged / Misalign tokens,
@@ -137,6 +137,7 @@ class CUTTrainer(Trainer):
         self.run_totals: dict[str, float] = defaultdict(float)  # over the whole run, never reset
         # Our loss is a per-micro-batch mean: let the Trainer divide by accumulation steps.
         self.model_accepts_loss_kwargs = False
+        self.add_callback(LogLastStepCallback())
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         args: CUTConfig = self.args
@@ -207,34 +208,44 @@ class CUTTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
 
+class LogLastStepCallback(TrainerCallback):
+    """Logs the last step too when it is not a multiple of ``logging_steps``: otherwise the
+    loss of the final steps never reaches the history, the printed table or a report."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
+
+
 class RichProgressCallback(TrainerCallback):
-    """Replaces the Trainer's tqdm bar: steps, time left, and the latest loss terms."""
+    """Replaces the Trainer's tqdm bar: steps, time left, and the latest loss terms — a rich
+    bar on a terminal, plain progress lines at a steady rate in a log (``cut.progress``) —
+    and one ``step N loss=...`` line per logged step."""
 
     def __init__(self, description: str = "train"):
         self.description = description
-        self.progress = None  # a rich Progress while training runs
-        self.task = None
+        self.bar = None  # cut.progress.progress_bar while training runs
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            self.progress = make_progress(transient=False)
-            self.progress.start()
-            self.task = self.progress.add_task(self.description, total=state.max_steps,
-                                               completed=state.global_step, info="")
+            self.bar = progress_bar(True, self.description, state.max_steps, initial=state.global_step).__enter__()
+            self.done = state.global_step
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.progress is not None:
-            self.progress.update(self.task, completed=state.global_step)
+        if self.bar is not None:
+            self.bar.advance(state.global_step - self.done)
+            self.done = state.global_step
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.progress is None or not logs or "loss" not in logs:
+        if self.bar is None or not logs or "loss" not in logs:
             return
         keys = ("loss", "loss_like", "loss_unlike", "flagged_frac", "ratio_precision", "ratio_recall")
         info = " ".join(f"{k}={logs[k]:.4g}" for k in keys if k in logs)
-        self.progress.update(self.task, info=info)
-        self.progress.console.print(f"[dim]step {state.global_step}[/dim] {info}")
+        self.bar.note(info)
+        console.print(f"[dim]step {state.global_step}[/dim] {info}")
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None

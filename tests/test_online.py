@@ -86,6 +86,33 @@ def test_profile_and_per_type_view(full_run):
     assert "held-out strict pass rate per constraint type" in out and "time and peak memory per step" in out
 
 
+@pytest.mark.parametrize("carry", ["merge", "adapter"])
+def test_each_round_writes_the_offline_command_of_its_training(tmp_path, monkeypatch, carry):
+    """`round-r/adapter/train_command.txt`, run as it is, builds the config round r trains with."""
+    import shlex
+
+    import cut.offline
+    from cut.cli import main
+    from cut.config import build_config, config_to_dict
+    from cut.online import OnlineConfig, step_train
+
+    class Built(Exception):
+        pass
+
+    def capture(config):
+        raise Built(config)
+
+    monkeypatch.setattr(cut.offline, "train_offline", capture)
+    config = build_config(OnlineConfig, "online-quick", {"run_dir": str(tmp_path / "run"), "carry": carry, "seed": 5})
+    with pytest.raises(Built) as trained:
+        step_train(config, tmp_path / "run", 2)
+    line = (tmp_path / "run" / "round-2" / "adapter" / "train_command.txt").read_text().strip()
+    assert line.startswith("cut train --config cpu-default --model ") and "seed=7" in line.split()  # seed + round
+    with pytest.raises(Built) as built:
+        main(shlex.split(line)[1:])
+    assert config_to_dict(built.value.args[0]) == config_to_dict(trained.value.args[0])
+
+
 def test_rerun_of_a_finished_run_does_nothing(full_run, tiny_model_dir):
     before = (full_run / "state.json").read_text()
     r = run(online_args(tiny_model_dir, full_run))

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from cut.generation import progress_bar
+from cut.progress import progress_bar
 from cut.progress import LineProgress
 
 
@@ -33,3 +33,30 @@ def test_progress_bar_draws_lines_in_a_log_and_a_bar_on_a_terminal():
     assert log.getvalue().startswith("judging: 3/3 (100%)")
     tty = progress_bar(True, "judging", 3, console=Console(file=io.StringIO(), force_terminal=True))
     assert not isinstance(tty, LineProgress)
+
+
+def test_resumed_progress_counts_only_this_runs_rate_and_carries_a_note():
+    now = [0.0]
+    out = io.StringIO()
+    with LineProgress("train", 10, stream=out, every=0, clock=lambda: now[0], initial=4) as bar:
+        now[0] += 20
+        bar.note("loss=1.5")
+        bar.advance(2)  # 2 steps in 20 s: 10 s each, 4 left
+    assert out.getvalue().splitlines() == ["train: 6/10 (60%) · 10.0 s each · elapsed 0:00:20 · eta 0:00:40 · loss=1.5"]
+
+
+def test_nothing_done_prints_nothing():
+    out = io.StringIO()
+    with LineProgress("train", 10, stream=out, initial=10):
+        pass
+    assert out.getvalue() == ""
+
+
+def test_console_off_a_terminal_is_wide(monkeypatch):
+    from cut.progress import LOG_WIDTH, make_console
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert make_console(file=io.StringIO()).width == LOG_WIDTH
+    monkeypatch.setenv("COLUMNS", "150")
+    assert make_console(file=io.StringIO()).width == 150
+    assert make_console(file=io.StringIO(), width=60).width == 60

@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 
 def run_export(args) -> int:
-    from rich.console import Console
+    from cut.progress import make_console
 
     from cut.importers import load_records
     from cut.spreadsheet import check_sheet_name, export_for_annotation
@@ -54,7 +54,7 @@ def run_export(args) -> int:
     check_sheet_name(args.output)  # before reading FILE: a wrong name is found at once
     records = load_records(args.file, format=args.format).records
     rows = export_for_annotation(records, args.output, include_judgment=args.include_judgment)
-    console = Console(highlight=False)
+    console = make_console(stderr=False, highlight=False)
     console.print(f"wrote {rows} row(s) to {args.output}", markup=False)
     console.print(f"next: fill in 'acceptable' (and 'judgment' for a no), then "
                   f"cut annotate import {args.output} -o records.jsonl", markup=False)
@@ -62,9 +62,9 @@ def run_export(args) -> int:
 
 
 def run_import(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from cut.progress import make_console
     from cut.records import write_jsonl
     from cut.spreadsheet import import_annotations
 
@@ -72,7 +72,7 @@ def run_import(args) -> int:
     judge = f"human:{args.annotator}" if args.annotator else "human"
     records, counts = import_annotations(args.sheet, skip_invalid=args.skip_invalid, judge=judge)
     write_jsonl(args.output, records)
-    err = Console(stderr=True, highlight=False)
+    err = make_console(highlight=False)
     if counts["invalid"]:
         err.print(f"warning: {args.sheet}: skipped {counts['invalid']} invalid row(s)", markup=False)
         for message in counts["invalid_examples"]:
@@ -82,7 +82,7 @@ def run_import(args) -> int:
     for name in names:
         table.add_column(name, justify="right")
     table.add_row(*(str(counts[name]) for name in names))
-    Console().print(table)
+    make_console(stderr=False).print(table)
     return 0
 
 

@@ -54,10 +54,13 @@ def register(sub) -> None:
     o.add_argument("--errors", metavar="FILE", help="failure log (default: <output stem>.errors.jsonl)")
     o.add_argument("--round", type=int, help="online round number stored in each record")
     o.add_argument("--source", default="collect", help="stored in each record's source (default: %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON document on stdout (the table stays on stderr)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import json
     import sys
 
     from cut.collect import CollectConfig, collect
@@ -83,6 +86,8 @@ def run(args) -> int:
                            limit=args.limit, errors=args.errors, judge_options=options, round=args.round,
                            source=args.source, chunk_size=args.chunk_size)
     summary = collect(config)
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
     if summary.failed:
         print(f"cut collect: {summary.failed} item(s) failed; reasons in {summary.errors}; "
               f"rerun the same command to retry them", file=sys.stderr)

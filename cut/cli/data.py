@@ -36,11 +36,10 @@ def register(sub) -> None:
 def run_stats(args) -> int:
     import json
 
-    from rich.console import Console
-
+    from cut.progress import make_console
     from cut.stats import collect_stats, stats_table, token_table
 
-    err = Console(stderr=True)
+    err = make_console()
     tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
     with err.status("reading") as spinner:
         report = collect_stats(args.files, format=args.format, skip_invalid=args.skip_invalid,
@@ -50,7 +49,7 @@ def run_stats(args) -> int:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        out = Console()
+        out = make_console(stderr=False)
         total = report["total"] if len(report["files"]) > 1 else None
         out.print(stats_table(report["files"], total))
         if tokenizer is not None:

@@ -34,7 +34,7 @@ def run(args) -> int:
     refuse_clobber([Output("--html", args.html, exists_ok=True), Output("--json", args.json_out, exists_ok=True)],
                    [("--data", d) for d in args.data] + [("--adapter", args.adapter)])
     from cut.models import load_adapter, load_model
-    from cut.progress import console, make_progress
+    from cut.progress import console, progress_bar
     from cut.records import NEGATIVE, write_json_atomic
     from cut.templates import choose_template
 
@@ -44,10 +44,8 @@ def run(args) -> int:
     if args.adapter:
         model = load_adapter(model, args.adapter)
     template = choose_template(args.template, tokenizer)
-    with make_progress() as progress:
-        task = progress.add_task("detect", total=len(negatives), info="")
-        results = analyse(model, tokenizer, template, negatives, args.lam,
-                          progress=lambda n: progress.advance(task, n))
+    with progress_bar(True, "detect", len(negatives)) as bar:
+        results = analyse(model, tokenizer, template, negatives, args.lam, progress=bar.advance)
     summary = summarise(results)
     for r in results[: args.show]:
         console.print(Panel(rich_text(r), title=f"{r.record.id or ''} · {r.record.prompt[:60]}",

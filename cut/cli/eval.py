@@ -159,11 +159,9 @@ def run_annotations(args) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        from rich.console import Console
-
         from cut.evaluation.tables import metrics_table
 
-        Console().print(metrics_table(name, metrics, args.leaderboard))
+        _show(metrics_table(name, metrics, args.leaderboard))
     return 0
 
 
@@ -258,11 +256,9 @@ def _print_pairwise(name: str, metrics: dict, args) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        from rich.console import Console
-
         from cut.evaluation.tables import judge_line, metrics_table
 
-        Console().print(metrics_table(name, metrics, args.leaderboard))
+        _show(metrics_table(name, metrics, args.leaderboard))
         print(judge_line(metrics))
     if unusable:
         print(f"cut eval: {unusable}; rerun the same command to ask again", file=sys.stderr)
@@ -317,12 +313,17 @@ def run_online(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        from rich.console import Console
-
         from cut.evaluation.tables import rounds_table
 
-        Console().print(rounds_table(rows, title=f"{args.run}, per round"))
+        _show(rounds_table(rows, title=f"{args.run}, per round"))
     return 1 if unusable else 0
+
+
+def _show(table) -> None:
+    """A table on stdout (full width in a file or pipe)."""
+    from cut.progress import make_console
+
+    make_console(stderr=False).print(table)
 
 
 MODES = {"annotations": run_annotations, "verifiable": run_verifiable, "reference": run_pairwise,
@@ -330,27 +331,27 @@ MODES = {"annotations": run_annotations, "verifiable": run_verifiable, "referenc
 
 
 class _BootstrapProgress:
-    """A rich progress bar fed by ``on_step(done, total)``, shown from the first step on (so it
-    does not sit beside the judge's bar); silent when disabled or nothing to do."""
+    """Progress fed by ``on_step(done, total)``, shown from the first step on (so it does not
+    sit beside the judge's bar); silent when disabled or nothing to do."""
 
     def __init__(self, enabled: bool, total: int):
         self.enabled = enabled and total > 0
         self.total = total
         self.bar = None
+        self.done = 0
 
     def __enter__(self):
         return self._step if self.enabled else None
 
     def _step(self, done: int, total: int) -> None:
         if self.bar is None:
-            from rich.progress import Progress
+            from cut.progress import progress_bar
 
-            self.bar = Progress(transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("LC bootstrap", total=self.total)
-        self.bar.update(self.task, completed=done)
+            self.bar = progress_bar(True, "LC bootstrap", self.total).__enter__()
+        self.bar.advance(done - self.done)
+        self.done = done
 
     def __exit__(self, *exc):
         if self.bar is not None:
-            self.bar.stop()
+            self.bar.__exit__(*exc)
         return False

@@ -88,8 +88,9 @@ def run(args) -> int:
 
 
 def _print_summary(s: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from cut.progress import make_console
 
     table = Table(title=f"cut generate · {s['decoder']}", show_header=False)
     table.add_column("what")
@@ -108,4 +109,4 @@ def _print_summary(s: dict) -> None:
             table.add_row(f"{level.replace('_', '-')} strict", f"{100 * v[f'{level}_strict']:.1f}% "
                                                                f"[{100 * lo:.1f}, {100 * hi:.1f}]")
     table.caption = f"responses in {s['output']}"
-    Console().print(table)
+    make_console(stderr=False).print(table)

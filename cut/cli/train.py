@@ -75,10 +75,11 @@ def run(args) -> int:
 
     from cut.offline import train_offline
     from cut.progress import console
-    from cut.reporting import history_table
+    from cut.reporting import history_table, print_length_note
 
     result = train_offline(config)
     console.print(history_table(result.history))
+    print_length_note(console, result.report, config.max_length)
     console.print(f"[green]saved[/green] adapter and logs to {result.output_dir} ({result.global_step} steps)")
     return 0
 

@@ -161,7 +161,7 @@ class PairwiseJudge:
 
     def annotate(self, pairs: Sequence[dict]) -> PairwiseResult:
         """Judge every pair whose ``preference`` is None (others, e.g. identical outputs, are kept)."""
-        from cut.generation import progress_bar
+        from cut.progress import progress_bar
         from cut.judges.cache import JudgeCache
 
         start = time.monotonic()

@@ -35,6 +35,7 @@ from rich.text import Text
 from cut.errors import CutError
 from cut.judges.base import JudgeItem, QuitRequest, UndoRequest, Verdict
 from cut.judges.quotes import extract_quotes, locate, spans_from_quotes
+from cut.progress import make_console
 
 # key → the word that may be typed instead, in the order the prompt lists them.
 CHOICES = {"a": "acceptable", "c": "critique", "s": "skip", "u": "undo", "q": "quit"}
@@ -52,7 +53,7 @@ class HumanJudge:
                  annotator: str | None = None, clock: Callable[[], float] = time.monotonic,
                  revisions: bool = False):
         self.input = input_stream if input_stream is not None else sys.stdin
-        self.console = console if console is not None else Console(highlight=False)
+        self.console = console if console is not None else make_console(stderr=False, highlight=False)
         self.annotator = annotator or None
         self.name = f"human:{self.annotator}" if self.annotator else "human"
         self.clock = clock

@@ -39,6 +39,7 @@ from cut.judges.openai_client import (
     OpenAIJudgeConfig,
 )
 from cut.judges.prompt import REVISE_PROMPT, load_prompt, parse_reply, render_messages
+from cut.progress import console, progress_bar
 
 
 class OpenAIJudge:
@@ -69,7 +70,7 @@ class OpenAIJudge:
             self._stats["items"] += len(items)
             self._stats["wall_seconds"] += time.monotonic() - start
             if self.progress:
-                _console().print(summary_table(self.name, self.summary()))
+                console.print(summary_table(self.name, self.summary()))
 
     def summary(self) -> dict[str, Any]:
         """Totals over every ``judge`` call: items, requests sent (retries included), retries,
@@ -93,11 +94,10 @@ class OpenAIJudge:
                 pending[key] = (messages, [i])
         self._stats["cache_hits"] += sum(v is not None for v in verdicts)
         keys = list(pending)
-        progress, advance = _progress_bar(self.progress, self.name, len(items))
-        with progress:
-            advance(sum(v is not None for v in verdicts))
+        with progress_bar(self.progress, f"judging ({self.name})", len(items)) as bar:
+            bar.advance(sum(v is not None for v in verdicts))
             replies = self.client.send([pending[k][0] for k in keys],
-                                       on_reply=lambda j, _: advance(len(pending[keys[j]][1])))
+                                       on_reply=lambda j, _: bar.advance(len(pending[keys[j]][1])))
         for key, reply in zip(keys, replies):
             first, *rest = pending[key][1]
             verdict = verdicts[first] = self._verdict(key, reply, items[first].response)
@@ -130,22 +130,6 @@ class OpenAIJudge:
         verdict.cached = True
         return verdict
 
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _progress_bar(enabled: bool, label: str, total: int):
-    """A rich progress bar on stderr (inert when disabled) and a function advancing it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=_console(), disable=not enabled)
-    task = progress.add_task(f"judging ({label})", total=total)
-    return progress, lambda n: progress.advance(task, n)
 
 
 def summary_table(name: str, summary: dict[str, Any]):
