@@ -6,7 +6,7 @@ minimal revisions), and for CUT it is the positive that an omission critique lac
 response is not wrapped in quotation marks" names no token to push down, but the revision
 shows the opening mark that should have been written).
 
-``revise(instruction, response, ids, kwargs)`` applies one repair per violated constraint,
+``revise(instruction, response, failed, check_all)`` applies one repair per violated constraint,
 in a fixed order (cut to length, then edit content, then prepend, append, change case, wrap
 in quotes), and returns the result only when it passes *every* check of the prompt — never a
 revision that trades one violation for another. Constraints without a safe deterministic
@@ -32,8 +32,6 @@ from cut.judges.text_units import sentence_spans, word_spans
 Repair = Callable[[str, dict, str], "str | None"]  # (response, kwargs, instruction) -> revised or None
 
 _FINAL = re.compile(r"[.!?…)\]\"'”’*>:]\s*$")
-
-
 _BARE_MARKER = re.compile(r"\n\s*(\d+[.)]|[-*•])\s*$")  # a list item with nothing after its number or bullet
 
 
