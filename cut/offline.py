@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cut.config import resolve_data_path, save_config
-from cut.errors import CutError
+from cut.errors import CutError, NothingToTrain
 from cut.importers import load_many
 from cut.records import write_json_atomic
 from cut.trainer import CUTConfig
@@ -86,7 +86,7 @@ def train_offline(config: CUTConfig, callbacks: list | None = None) -> TrainResu
     console.print(data_report_table(report_dict))
     print_length_note(console, report_dict, config.max_length)
     if not examples:
-        raise CutError("no training examples left after filtering (see the data report above)")
+        raise NothingToTrain("no training examples left after filtering (see the data report above)")
 
     config.disable_tqdm = True
     trainer = CUTTrainer(model=model, args=config, train_dataset=ExampleDataset(examples),

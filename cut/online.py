@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cut.config import config_to_dict, resolve_data_path
-from cut.errors import CutError, reject_unknown
+from cut.errors import CutError, NothingToTrain, reject_unknown
 from cut.profile import floor_tokens_per_second, measure, threads
 from cut.records import write_json_atomic
 
@@ -251,9 +251,23 @@ def _estimate_remaining(state: RunState, todo: list[tuple[str, str]]) -> float |
 
 # ---- the steps -------------------------------------------------------------------------
 
+NOTHING_TRAINED = "nothing_to_train.txt"  # in round-r/adapter/: the round's data gave no example
+
+
 def policy_for(run_dir: Path, r: int, config: OnlineConfig) -> str:
-    """The model that answers in round r (and is evaluated after round r-1)."""
+    """The model after round r (evaluated after it, answering in round r+1): round r's merged
+    model, or the one before it when round r had nothing to train."""
+    while r > 0 and (run_dir / f"round-{r}" / "adapter" / NOTHING_TRAINED).exists():
+        r -= 1
     return config.model if r == 0 else str(run_dir / f"round-{r}" / "model")
+
+
+def _last_adapter(run_dir: Path, r: int) -> str | None:
+    """The adapter of the latest round before r that trained one (carry: adapter)."""
+    for k in range(r - 1, 0, -1):
+        if not (run_dir / f"round-{k}" / "adapter" / NOTHING_TRAINED).exists():
+            return str(run_dir / f"round-{k}" / "adapter")
+    return None
 
 
 def step_prompts(config: OnlineConfig, run_dir: Path, r: int) -> None:
@@ -329,7 +343,7 @@ def _collect(config: OnlineConfig, run_dir: Path, r: int, prompts: Path, samples
 
 
 def _generation_model(config: OnlineConfig, run_dir: Path, r: int) -> str:
-    return config.model if r == 1 else str(run_dir / f"round-{r - 1}" / "model")
+    return policy_for(run_dir, r - 1, config)
 
 
 def step_train(config: OnlineConfig, run_dir: Path, r: int) -> None:
@@ -346,13 +360,19 @@ def step_train(config: OnlineConfig, run_dir: Path, r: int) -> None:
         overrides["model"] = _generation_model(config, run_dir, r)
     else:
         overrides["model"] = config.model
-        if r > 1:
-            overrides["init_adapter"] = str(run_dir / f"round-{r - 1}" / "adapter")
+        if _last_adapter(run_dir, r):
+            overrides["init_adapter"] = _last_adapter(run_dir, r)
     out.mkdir(parents=True, exist_ok=True)  # the offline command that reproduces this step (not its resume)
     (out / "train_command.txt").write_text(offline_command(config.train_recipe, overrides) + "\n")
     if any(out.glob("checkpoint-*")):
         overrides["resume_from_checkpoint"] = "last"
-    train_offline(build_config(CUTConfig, config.train_recipe, overrides))
+    try:
+        train_offline(build_config(CUTConfig, config.train_recipe, overrides))
+    except NothingToTrain as err:  # e.g. sft in a round without one acceptable sample
+        (out / NOTHING_TRAINED).write_text(f"{err}\n")
+        from cut.progress import console
+
+        console.print(f"[yellow]round {r}: nothing to train ({err}); the policy carries over unchanged")
 
 
 def step_carry(config: OnlineConfig, run_dir: Path, r: int) -> None:
@@ -360,6 +380,8 @@ def step_carry(config: OnlineConfig, run_dir: Path, r: int) -> None:
     from cut.models import merge_adapter
 
     rd = run_dir / f"round-{r}"
+    if (rd / "adapter" / NOTHING_TRAINED).exists():
+        return  # policy_for skips this round
     base = _generation_model(config, run_dir, r) if config.carry == "merge" else config.model
     merge_adapter(base, str(rd / "adapter"), str(rd / "model"))
 

@@ -280,3 +280,28 @@ def test_extra_samples_go_to_prompts_whose_samples_were_all_rejected(tiny_model_
     before = (rd / "records.jsonl").read_bytes()
     step_collect(config, tmp_path / "run", 1)  # resumed: nothing more to do
     assert (rd / "records.jsonl").read_bytes() == before
+
+
+def test_a_round_with_nothing_to_train_carries_the_policy_over(tmp_path, monkeypatch):
+    """sft in a round without one acceptable sample: no adapter, no merge, and the next round
+    (and the evaluation) uses the policy of the round before."""
+    import cut.offline
+    from cut.config import build_config
+    from cut.errors import NothingToTrain
+    from cut.online import OnlineConfig, policy_for, step_carry, step_train
+
+    def empty(config):
+        raise NothingToTrain("no training examples left after filtering")
+
+    monkeypatch.setattr(cut.offline, "train_offline", empty)
+    run_dir = tmp_path / "run"
+    config = build_config(OnlineConfig, "online-quick", {"run_dir": str(run_dir), "model": "base-model"})
+    (run_dir / "round-1" / "model").mkdir(parents=True)  # round 1 trained and merged
+    step_train(config, run_dir, 2)
+    assert (run_dir / "round-2" / "adapter" / "nothing_to_train.txt").read_text().startswith("no training examples")
+    step_carry(config, run_dir, 2)  # nothing to merge
+    assert not (run_dir / "round-2" / "model").exists()
+    assert policy_for(run_dir, 2, config) == str(run_dir / "round-1" / "model")
+    step_train(config, run_dir, 3)  # round 3 starts from round 1's model too
+    assert "--model " + str(run_dir / "round-1" / "model") in (run_dir / "round-3" / "adapter" / "train_command.txt").read_text()
+    assert policy_for(run_dir, 3, config) == policy_for(run_dir, 1, config) == str(run_dir / "round-1" / "model")
