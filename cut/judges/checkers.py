@@ -6,9 +6,11 @@ the [start, end) spans of every violation. ``describe`` gives the instruction te
 prompt generator shows the model. Ids and kwargs names are IFEval's (Zhou et al. 2023), so
 IFEval files and our prompt sets are interchangeable; ``startend:start_checker`` is our own.
 
-Implemented: 24 of IFEval's 25 ids plus ``startend:start_checker``. Not implemented:
-``language:response_language`` (it needs a language detector this project does not ship);
-prompts using it load, and the rule judge reports it as unsupported instead of guessing.
+Implemented: all 25 of IFEval's ids (``language:response_language`` with langdetect, as
+IFEval does) plus ``startend:start_checker``. Kwargs are validated against what IFEval's own
+file uses: ``letter`` is any one non-space character (IFEval asks for "#" and "!"),
+``language`` a code langdetect can return. An id no checker implements is reported by the
+rule judge as unsupported, never judged.
 
 The checkers live in four files by kind (length, content, format, start/end); this module
 only assembles them and validates kwargs. Departures from IFEval are listed in each file.
@@ -21,6 +23,7 @@ from typing import Any, Callable
 from cut.errors import CutError
 from cut.judges import checkers_content, checkers_format, checkers_length, checkers_startend
 from cut.judges.checker_base import RELATIONS, CheckResult, Spec
+from cut.judges.language import LANGUAGES
 
 __all__ = ["CHECKERS", "SPECS", "CheckResult", "check", "describe", "validate_kwargs", "unsupported_ids"]
 
@@ -54,7 +57,10 @@ def _kind_error(kind: str, value: Any) -> str | None:
     if kind == "text":
         return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
     if kind == "letter":
-        return None if isinstance(value, str) and len(value) == 1 and value.isalpha() else "must be one letter"
+        ok = isinstance(value, str) and len(value.strip()) == 1
+        return None if ok else "must be one character (a letter, or a mark such as '#' or '!')"
+    if kind == "language":
+        return None if value in LANGUAGES else f"must be a language code langdetect knows ({', '.join(LANGUAGES)})"
     if kind == "texts":
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value)
         return None if ok else "must be a non-empty list of non-empty strings"
