@@ -154,9 +154,14 @@ def compare(rows: list[dict], official: Official | None, official_ids: set[str] 
                 ours, critique = bool(response.strip()) and result.ok, result.critique
             else:
                 note = "no rule checker (reported unsupported)"
-            if official is not None:
+            if note:  # nothing to compare, or no reference: the official side is not asked
+                theirs = None
+            elif official is not None:
                 known = official_ids is None or instruction_id in official_ids
-                theirs = official(instruction_id, kwargs, row["prompt"], response) if known else None
+                try:
+                    theirs = official(instruction_id, kwargs, row["prompt"], response) if known else None
+                except LookupError as err:  # nltk data the official checker needs and cannot download
+                    theirs, note = None, f"official checker failed: {str(err).split(chr(10))[2].strip()[:60]}"
             else:
                 theirs = recorded[n] if recorded else None
             if theirs is None and note is None:

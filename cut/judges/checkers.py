@@ -12,6 +12,10 @@ file uses: ``letter`` is any one non-space character (IFEval asks for "#" and "!
 ``language`` a code langdetect can return. An id no checker implements is reported by the
 rule judge as unsupported, never judged.
 
+IFBench (Pyatkin et al. 2025): 23 of its 58 ids, in ``checkers_ifbench_count`` and
+``checkers_ifbench_format``; the others are reported unsupported. Counts written as
+integral floats (IFBench's file has ``"N": 5.0``) are read as integers.
+
 The checkers live in four files by kind (length, content, format, start/end); this module
 only assembles them and validates kwargs. Departures from IFEval are listed in each file.
 """
@@ -21,7 +25,14 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from cut.errors import CutError
-from cut.judges import checkers_content, checkers_format, checkers_length, checkers_startend
+from cut.judges import (
+    checkers_content,
+    checkers_format,
+    checkers_ifbench_count,
+    checkers_ifbench_format,
+    checkers_length,
+    checkers_startend,
+)
 from cut.judges.checker_base import RELATIONS, CheckResult, Spec
 from cut.judges.language import LANGUAGES
 
@@ -29,7 +40,8 @@ __all__ = ["CHECKERS", "SPECS", "CheckResult", "check", "describe", "validate_kw
 
 SPECS: dict[str, Spec] = {
     spec.id: spec
-    for module in (checkers_length, checkers_content, checkers_format, checkers_startend)
+    for module in (checkers_length, checkers_content, checkers_format, checkers_startend, checkers_ifbench_count,
+                   checkers_ifbench_format)
     for spec in module.SPECS
 }
 CHECKERS: dict[str, Callable[[str, dict], CheckResult]] = {i: s.check for i, s in SPECS.items()}
@@ -49,8 +61,8 @@ def _spec(instruction_id: str) -> Spec:
 
 def _kind_error(kind: str, value: Any) -> str | None:
     """Why ``value`` is not of ``kind``, or None when it is."""
-    if kind == "count":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == "count":  # IFBench's file writes counts as floats ("N": 5.0)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 and value == int(value)
         return None if ok else "must be a non-negative integer"
     if kind == "relation":
         return None if value in RELATIONS else f"must be one of {', '.join(map(repr, RELATIONS))}"
@@ -85,6 +97,8 @@ def validate_kwargs(instruction_id: str, kwargs: dict | None) -> dict:
         problem = _kind_error(kind, given[name])
         if problem:
             raise CutError(f"{instruction_id}: kwarg {name!r} {problem}, got {given[name]!r}")
+        if kind == "count":
+            given[name] = int(given[name])
     return given
 
 
