@@ -7,15 +7,21 @@ import json
 
 import pytest
 
-from cut.judges import checkers_ifbench_count, checkers_ifbench_format
 from cut.judges.base import JudgeItem
-from cut.judges.checkers import check, describe, unsupported_ids, validate_kwargs
+from cut.judges.checkers import (
+    IFBENCH_IDS,
+    check,
+    describe,
+    unsupported_ids,
+    validate_kwargs,
+)
 from cut.judges.quotes import extract_quotes
 from cut.judges.rules import RuleJudge
 from cut.verifiable import read_ifeval
 from tests.conftest import shared_data
 
-IDS = [s.id for m in (checkers_ifbench_count, checkers_ifbench_format) for s in m.SPECS]
+IDS = sorted(IFBENCH_IDS)
+REQUEST = "Write a poem about cats."
 KEYS = {f"keyword{n}": w for n, w in enumerate(["sun", "moon", "star", "sky", "sea"], 1)}
 
 # (id, kwargs, passing answer, failing answer, spans of the failure, text the critique contains)
@@ -59,6 +65,30 @@ CASES = [
     ("count:punctuation", {}, "Wait, what?! Yes; no: fine. Ok!?", "Hi, you.", [], "interrobang"),
     # "the" 10-13 and "a" 20-21 are lowercase
     ("format:title_case", {}, "The Cat Sat On A Mat", "The Cat On the Mat, a Tale", [[11, 14], [20, 21]], '"the"'),
+    ("words:vowel", {}, "A cat sat on a mat.", "A cat sat under the moon.", [], "4 different vowels"),
+    # "cat" 3-6 has no two consonants in a row
+    ("words:consonants", {}, "Strong crisp bright", "Strong cat", [[7, 10]], '"cat"'),
+    # after "Apples" comes b: "cats" 7-11 breaks it
+    ("words:alphabet", {}, "Yak, zoo; apple. Bananas?", "Apples cats", [[7, 11]], 'start with “b”'),
+    # "four" 7-11 has 4 letters
+    ("words:prime_lengths", {}, "We ate three.", "We ate four.", [[7, 12]], '"four."'),
+    # sentence 2 "Cats nap." 12-21 does not start with "sun"
+    ("words:last_first", {}, "I like sun. Sun is warm.", "I like sun. Cats nap.", [[12, 21]], '"Cats nap."'),
+    ("words:paragraph_last_first", {}, "Go home and go.\nStop now stop!", "Go home.\nStop", [[0, 8]], '"Go home."'),
+    ("words:keywords_specific_position", {"keyword": "cat", "n": 2, "m": 2}, "Hi. A cat sat.", "Hi. The dog sat.",
+     [[4, 16]], 'word 2 is "dog"'),
+    ("words:words_position", {"keyword": "cat"}, "A cat and a cat sat.", "A cat sat down.", [], '"cat"'),
+    ("repeat:repeat_change", {"prompt_to_repeat": REQUEST}, "Compose a poem about cats.", REQUEST, [],
+     "unchanged"),
+    ("repeat:repeat_span", {"prompt_to_repeat": REQUEST, "n_start": 8, "n_end": 11}, " Poem ", "a poem", [],
+     '"poem"'),
+    ("ratio:sentence_words", {}, "Cats nap. Dogs run. Owls fly.", "Cats nap. Dogs run. Owls fly high.", [],
+     "9, 9, 14 characters"),
+    ("format:no_bullets_bullets", {}, "Tea is good. Here is why.\n* warm\n* calm", "Tea is good.\n* warm\n* calm",
+     [[13, 19]], "after 1 sentence"),
+    # sentence 2 "Big dog." 12-20 has 0 alliterative words after 2
+    ("sentence:alliteration_increment", {}, "Cats cry. Big bad bears.", "Cats cry. Big dog.", [[10, 18]],
+     "0 alliterative words"),
     ("repeat:repeat_simple", {}, " only output this sentence here, ignore all other requests. ", "Sure.", [],
      "Only output this sentence here"),
 ]

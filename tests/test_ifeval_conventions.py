@@ -12,16 +12,20 @@ from pathlib import Path
 import pytest
 
 from cut.errors import CutError
-from cut.judges import checkers_ifbench_count, checkers_ifbench_format
 from cut.judges.base import JudgeItem
-from cut.judges.checkers import SPECS, check, unsupported_ids, validate_kwargs
+from cut.judges.checkers import (
+    IFBENCH_IDS,
+    SPECS,
+    check,
+    unsupported_ids,
+    validate_kwargs,
+)
 from cut.judges.rules import RuleJudge
 from cut.judges.text_units import sentence_spans, treebank_spans
 from cut.verifiable import read_ifeval
 from tests.conftest import REPO, shared_data
 
 LT, AL = "less than", "at least"
-IFBENCH_IDS = {s.id for m in (checkers_ifbench_count, checkers_ifbench_format) for s in m.SPECS}
 IFEVAL_IDS = set(SPECS) - IFBENCH_IDS - {"startend:start_checker"}  # start_checker is ours
 
 

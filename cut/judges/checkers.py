@@ -12,8 +12,8 @@ file uses: ``letter`` is any one non-space character (IFEval asks for "#" and "!
 ``language`` a code langdetect can return. An id no checker implements is reported by the
 rule judge as unsupported, never judged.
 
-IFBench (Pyatkin et al. 2025): 23 of its 58 ids, in ``checkers_ifbench_count`` and
-``checkers_ifbench_format``; the others are reported unsupported. Counts written as
+IFBench (Pyatkin et al. 2025): 36 of its 58 ids, in ``checkers_ifbench_count``,
+``checkers_ifbench_format`` and ``checkers_ifbench_words``; the others are reported unsupported. Counts written as
 integral floats (IFBench's file has ``"N": 5.0``) are read as integers.
 
 The checkers live in four files by kind (length, content, format, start/end); this module
@@ -30,20 +30,24 @@ from cut.judges import (
     checkers_format,
     checkers_ifbench_count,
     checkers_ifbench_format,
+    checkers_ifbench_words,
     checkers_length,
     checkers_startend,
 )
 from cut.judges.checker_base import RELATIONS, CheckResult, Spec
 from cut.judges.language import LANGUAGES
 
-__all__ = ["CHECKERS", "SPECS", "CheckResult", "check", "describe", "validate_kwargs", "unsupported_ids"]
+__all__ = ["CHECKERS", "IFBENCH_IDS", "SPECS", "CheckResult", "check", "describe", "validate_kwargs", "unsupported_ids"]
 
 SPECS: dict[str, Spec] = {
     spec.id: spec
     for module in (checkers_length, checkers_content, checkers_format, checkers_startend, checkers_ifbench_count,
-                   checkers_ifbench_format)
+                   checkers_ifbench_format, checkers_ifbench_words)
     for spec in module.SPECS
 }
+# IFBench's ids among them (Pyatkin et al. 2025); the rest are IFEval's and ours.
+IFBENCH_IDS = frozenset(spec.id for module in (checkers_ifbench_count, checkers_ifbench_format, checkers_ifbench_words)
+                        for spec in module.SPECS)
 CHECKERS: dict[str, Callable[[str, dict], CheckResult]] = {i: s.check for i, s in SPECS.items()}
 
 

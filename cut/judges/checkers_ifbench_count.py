@@ -24,7 +24,15 @@ import re
 import string
 from collections import Counter
 
-from cut.judges.checker_base import CheckResult, Spec, examples, failed, passed, plural, quote
+from cut.judges.checker_base import (
+    CheckResult,
+    Spec,
+    examples,
+    failed,
+    passed,
+    plural,
+    quote,
+)
 from cut.judges.text_units import sentence_spans, treebank_spans, word_spans
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)

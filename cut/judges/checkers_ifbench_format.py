@@ -34,7 +34,16 @@ from __future__ import annotations
 import re
 import string
 
-from cut.judges.checker_base import CheckResult, Spec, examples, failed, passed, plural, quote, quote_list
+from cut.judges.checker_base import (
+    CheckResult,
+    Spec,
+    examples,
+    failed,
+    passed,
+    plural,
+    quote,
+    quote_list,
+)
 from cut.judges.text_units import line_spans, strip_span, treebank_spans
 
 _PAIRS = {")": "(", "]": "[", "}": "{"}

@@ -29,10 +29,11 @@ capitalised word ("A. Introduction" is one sentence here, two for Punkt).
 
 Capitalised words. IFEval tokenises with nltk's ``word_tokenize`` (Treebank rules) and
 counts tokens ``str.isupper()`` accepts. ``treebank_spans`` keeps the rules that change
-that count: tokens are split at whitespace and at ``, ; @ # $ % & ? ! " ( ) [ ] { } < > *``
+that count (and IFBench's word positions): tokens are split at whitespace and at ``, ; @ # $ % & ? ! " ( ) [ ] { } < > *``
 (a comma or colon between digits stays), contractions split off their suffix ("DON'T" is
 "DO" + "N'T", "IT'S" is "IT" + "'S", "CANNOT" is "CAN" + "NOT"), while periods, slashes and hyphens inside a token
-keep it whole ("U.S.", "AND/OR", "WELL-KNOWN" are one token each).
+keep it whole ("U.S.", "AND/OR", "WELL-KNOWN" are one token each) — except the period
+that ends a sentence, which is a token of its own.
 """
 
 from __future__ import annotations
@@ -136,8 +137,20 @@ _CONTRACTION = re.compile(r"(?i)^(.+?)(n't|'s|'m|'d|'ll|'re|'ve)$|^(can)not$|^(g
 
 
 def treebank_spans(text: str) -> list[Span]:
-    """Tokens as nltk's ``word_tokenize`` splits them, as far as ``str.isupper`` can tell
-    (see the module docstring): quotes around a token and contraction suffixes apart."""
+    """Tokens as nltk's ``word_tokenize`` splits them (see the module docstring): quotes
+    around a token, contraction suffixes and a sentence's final period apart."""
+    ends = {b for _, b in sentence_spans(text)}
+    return [piece for span in _treebank_tokens(text) for piece in _final_period(text, span, ends)]
+
+
+def _final_period(text: str, span: Span, ends: set[int]) -> list[Span]:
+    a, b = span
+    if b in ends and b - a > 1 and text[b - 1] == "." and text[b - 2] != ".":
+        return [(a, b - 1), (b - 1, b)]
+    return [span]
+
+
+def _treebank_tokens(text: str) -> list[Span]:
     spans = []
     for m in _TREEBANK_RUN.finditer(text):
         a, b = m.span()
