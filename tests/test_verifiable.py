@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from cut.errors import CutError
-from cut.evaluation.verifiable import loose_variants, render_table, score, score_response, wilson_interval
+from cut.evaluation.verifiable import (
+    left_out_note,
+    loose_variants,
+    render_table,
+    score,
+    score_response,
+    split_supported,
+    wilson_interval,
+)
 from cut.judges.checkers import describe
 from cut.records import RecordError
 from cut.verifiable import (
@@ -241,3 +249,13 @@ def test_wilson_interval():
     # 0 of 4: centre = (0 + 3.8416/8)/1.9604 = 0.244950, half the same → (0, 0.489900)
     assert wilson_interval(0, 4) == pytest.approx((0.0, 0.489900), abs=1e-5)
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_split_supported_sets_unchecked_prompts_apart():
+    ok, left = split_supported([one("punctuation:no_comma", {}), one("count:person_names", {"N": 2}),
+                                VerifiablePrompt("m", "p", ["punctuation:no_comma", "format:emoji"], [{}, {}])])
+    assert [p.instruction_id_list for p in ok] == [["punctuation:no_comma"]] and len(left) == 2
+    note = left_out_note(left)
+    assert note == {"n_prompts": 2, "ids": ["count:person_names", "format:emoji"]}
+    result = {**score(ok, ["no commas here"]), "unsupported": note}
+    assert "left out, not scored: 2 prompts using 2 instruction ids" in render_table(result).caption
