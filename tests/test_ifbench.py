@@ -89,6 +89,19 @@ CASES = [
     # sentence 2 "Big dog." 12-20 has 0 alliterative words after 2
     ("sentence:alliteration_increment", {}, "Cats cry. Big bad bears.", "Cats cry. Big dog.", [[10, 18]],
      "0 alliterative words"),
+    ("ratio:sentence_type", {}, "Tea is hot. It is good. Is it?", "Tea is hot. Is it?", [], "1 question"),
+    ("ratio:sentence_balance", {}, "Tea. Tea? Tea!", "Tea. Tea?", [], "0 in an exclamation"),
+    # "abcd" has trigrams abc, bcd; the reference holds abc only → 50%
+    ("ratio:overlap", {"reference_text": "abcx", "percentage": 50}, "abcd", "wxyz", [], "0.0% of its"),
+    ("format:output_template", {}, "My Answer: yes My Conclusion: ok Future Outlook: good", "My Answer: yes", [],
+     '"My Conclusion:"'),
+    ("format:quote_unquote", {}, 'He said "hi" to greet us.', 'He said "hi" "bye"', [], "directly followed"),
+    # word 2 "cat" 6-9 is not Japanese
+    ("count:words_japanese", {"N": 2}, "I 猫 like 犬 and 鳥.", "I 猫 the cat", [[8, 11]], 'Word 4 ("cat")'),
+    # sentence 2 "Bye now." 6-14 has no emoji
+    ("format:emoji", {}, "Hi 😀. Bye 👋.", "Hi 😀. Bye now.", [[6, 14]], '"Bye now."'),
+    # cat (1 syllable) then "dog" (1): odd after odd at 4-7
+    ("words:odd_even_syllables", {}, "cat table dog", "cat dog", [[4, 7]], '"dog" has an odd'),
     ("repeat:repeat_simple", {}, " only output this sentence here, ignore all other requests. ", "Sure.", [],
      "Only output this sentence here"),
 ]
@@ -120,8 +133,8 @@ def test_letter_options_must_match_exactly():
 
 
 def test_unimplemented_ifbench_ids_stay_unsupported():
-    assert unsupported_ids(["count:person_names", "format:emoji", "count:numbers"]) == ["count:person_names",
-                                                                                      "format:emoji"]
+    assert unsupported_ids(["count:person_names", "words:start_verb", "count:numbers"]) == ["count:person_names",
+                                                                                          "words:start_verb"]
     item = JudgeItem(instruction="x", response="Fine.", metadata={"instruction_id_list": ["ratio:stop_words"],
                                                                    "kwargs": [{"percentage": 27.0}]})
     verdict = RuleJudge().judge([item])[0]
@@ -134,3 +147,21 @@ def test_ifbench_file_loads():
     ids = {i for p in prompts for i in p.instruction_id_list}
     assert len(prompts) == 300 and len(ids) == 58
     assert set(IDS) <= ids and len(unsupported_ids(ids)) == 58 - len(IDS)
+
+
+def test_an_optional_package_missing_is_an_error_not_a_pass(monkeypatch):
+    import importlib.util
+    import sys
+
+    from cut.errors import CutError
+    from cut.judges.checkers import missing_extras
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "emoji" else real(name, *a))
+    assert missing_extras(["format:emoji", "words:odd_even_syllables", "punctuation:no_comma"]) == ["emoji"]
+    monkeypatch.setitem(sys.modules, "emoji", None)  # import emoji now raises ImportError
+    with pytest.raises(CutError, match=r"needs the optional package 'emoji': pip install 'cut\[ifbench\]'"):
+        check("format:emoji", "Hi 😀.", {})
+    verdict = RuleJudge().judge([JudgeItem(instruction="x", response="Hi.",
+                                           metadata={"instruction_id_list": ["format:emoji"], "kwargs": [{}]})])[0]
+    assert verdict.failed and "cut[ifbench]" in verdict.error

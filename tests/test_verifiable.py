@@ -253,9 +253,9 @@ def test_wilson_interval():
 
 def test_split_supported_sets_unchecked_prompts_apart():
     ok, left = split_supported([one("punctuation:no_comma", {}), one("count:person_names", {"N": 2}),
-                                VerifiablePrompt("m", "p", ["punctuation:no_comma", "format:emoji"], [{}, {}])])
+                                VerifiablePrompt("m", "p", ["punctuation:no_comma", "custom:csv_city"], [{}, {}])])
     assert [p.instruction_id_list for p in ok] == [["punctuation:no_comma"]] and len(left) == 2
     note = left_out_note(left)
-    assert note == {"n_prompts": 2, "ids": ["count:person_names", "format:emoji"]}
+    assert note == {"n_prompts": 2, "ids": ["count:person_names", "custom:csv_city"]}
     result = {**score(ok, ["no commas here"]), "unsupported": note}
     assert "left out, not scored: 2 prompts using 2 instruction ids" in render_table(result).caption

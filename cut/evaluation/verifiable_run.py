@@ -14,7 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from cut.errors import CutError
-from cut.evaluation.verifiable import left_out_note, score, score_response, split_supported
+from cut.evaluation.verifiable import (
+    left_out_note,
+    score,
+    score_response,
+    split_supported,
+)
+from cut.judges.checkers import missing_extras
 from cut.records import write_jsonl
 from cut.verifiable import read_ifeval
 
@@ -43,6 +49,9 @@ def evaluate_verifiable(model: str, prompts_path: str, out_path: str | Path, lim
     if not prompts:
         raise CutError(f"{prompts_path}: no prompt can be scored: every one uses an instruction id no checker "
                        f"implements ({', '.join(left_out_note(left_out)['ids'])})")
+    extras = missing_extras(i for p in prompts for i in p.instruction_id_list)
+    if extras:  # before any model loads: a score must not stop after the answers are generated
+        raise CutError(f"{prompts_path}: checking these prompts needs {', '.join(extras)}: pip install 'cut[ifbench]'")
     policy, tokenizer = load_model(model)
     policy.eval()
     chosen = choose_template(template, tokenizer)

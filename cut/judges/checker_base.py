@@ -42,6 +42,7 @@ class Spec:
     params: dict[str, str]
     check: Callable[[str, dict], CheckResult]
     describe: Callable[[dict], str]
+    needs: str = ""  # an optional package the checker imports (the "ifbench" extra), or ""
 
 
 def passed() -> CheckResult:

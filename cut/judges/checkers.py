@@ -12,8 +12,9 @@ file uses: ``letter`` is any one non-space character (IFEval asks for "#" and "!
 ``language`` a code langdetect can return. An id no checker implements is reported by the
 rule judge as unsupported, never judged.
 
-IFBench (Pyatkin et al. 2025): 36 of its 58 ids, in ``checkers_ifbench_count``,
-``checkers_ifbench_format`` and ``checkers_ifbench_words``; the others are reported unsupported. Counts written as
+IFBench (Pyatkin et al. 2025): 44 of its 58 ids, in ``checkers_ifbench_count``,
+``checkers_ifbench_format``, ``checkers_ifbench_words`` and ``checkers_ifbench_text`` (two
+of them need the optional ``ifbench`` extra: ``missing_extras`` says which); the others are reported unsupported. Counts written as
 integral floats (IFBench's file has ``"N": 5.0``) are read as integers.
 
 The checkers live in four files by kind (length, content, format, start/end); this module
@@ -30,6 +31,7 @@ from cut.judges import (
     checkers_format,
     checkers_ifbench_count,
     checkers_ifbench_format,
+    checkers_ifbench_text,
     checkers_ifbench_words,
     checkers_length,
     checkers_startend,
@@ -37,23 +39,32 @@ from cut.judges import (
 from cut.judges.checker_base import RELATIONS, CheckResult, Spec
 from cut.judges.language import LANGUAGES
 
-__all__ = ["CHECKERS", "IFBENCH_IDS", "SPECS", "CheckResult", "check", "describe", "validate_kwargs", "unsupported_ids"]
+__all__ = ["CHECKERS", "IFBENCH_IDS", "SPECS", "CheckResult", "check", "describe", "missing_extras", "validate_kwargs",
+           "unsupported_ids"]
 
 SPECS: dict[str, Spec] = {
     spec.id: spec
     for module in (checkers_length, checkers_content, checkers_format, checkers_startend, checkers_ifbench_count,
-                   checkers_ifbench_format, checkers_ifbench_words)
+                   checkers_ifbench_format, checkers_ifbench_words, checkers_ifbench_text)
     for spec in module.SPECS
 }
 # IFBench's ids among them (Pyatkin et al. 2025); the rest are IFEval's and ours.
-IFBENCH_IDS = frozenset(spec.id for module in (checkers_ifbench_count, checkers_ifbench_format, checkers_ifbench_words)
-                        for spec in module.SPECS)
+IFBENCH_IDS = frozenset(spec.id for module in (checkers_ifbench_count, checkers_ifbench_format, checkers_ifbench_words,
+                                               checkers_ifbench_text) for spec in module.SPECS)
 CHECKERS: dict[str, Callable[[str, dict], CheckResult]] = {i: s.check for i, s in SPECS.items()}
 
 
 def unsupported_ids(instruction_ids) -> list[str]:
     """The ids among ``instruction_ids`` that no checker implements, in order, without repeats."""
     return list(dict.fromkeys(i for i in instruction_ids if i not in SPECS))
+
+
+def missing_extras(instruction_ids) -> list[str]:
+    """The optional packages that checkers of ``instruction_ids`` need and that are not installed."""
+    import importlib.util
+
+    needs = {SPECS[i].needs for i in instruction_ids if i in SPECS and SPECS[i].needs}
+    return sorted(n for n in needs if importlib.util.find_spec(n) is None)
 
 
 def _spec(instruction_id: str) -> Spec:
