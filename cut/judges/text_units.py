@@ -29,11 +29,12 @@ capitalised word ("A. Introduction" is one sentence here, two for Punkt).
 
 Capitalised words. IFEval tokenises with nltk's ``word_tokenize`` (Treebank rules) and
 counts tokens ``str.isupper()`` accepts. ``treebank_spans`` keeps the rules that change
-that count (and IFBench's word positions): tokens are split at whitespace and at ``, ; @ # $ % & ? ! " ( ) [ ] { } < > *``
-(a comma or colon between digits stays), contractions split off their suffix ("DON'T" is
-"DO" + "N'T", "IT'S" is "IT" + "'S", "CANNOT" is "CAN" + "NOT"), while periods, slashes and hyphens inside a token
-keep it whole ("U.S.", "AND/OR", "WELL-KNOWN" are one token each) — except the period
-that ends a sentence, which is a token of its own.
+that count (and IFBench's word positions): tokens are split at whitespace and at
+``, ; @ # $ % & ? ! " ( ) [ ] { } < > *`` (a comma or colon between digits stays);
+contractions split off their suffix ("DON'T" is "DO" + "N'T", "IT'S" is "IT" + "'S",
+"CANNOT" is "CAN" + "NOT"); periods, slashes and hyphens inside a token keep it whole
+("U.S.", "AND/OR", "WELL-KNOWN" are one token each), except the period that ends a
+sentence, which is a token of its own.
 """
 
 from __future__ import annotations
