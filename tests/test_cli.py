@@ -87,3 +87,17 @@ def test_eval_verifiable_scores_a_model(tiny_model_dir, tmp_path):
     row = json.loads(out.read_text())
     assert result["n_prompts"] == 1 and result["prompt_level_strict"] == float(row["prompt_strict"])
     assert row["prompt_strict"] == ("," not in row["response"] and bool(row["response"].strip()))
+
+
+def test_eval_verifiable_leaves_out_prompts_it_cannot_check(tiny_model_dir, tmp_path):
+    """An IFBench-like file: the prompt whose id has no checker is neither answered nor scored, and is reported."""
+    prompts = tmp_path / "p.jsonl"
+    rows = [{"key": "k1", "prompt": "No commas.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]},
+            {"key": "k2", "prompt": "Name people.", "instruction_id_list": ["count:person_names"], "kwargs": [{"N": 3.0}]}]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "eval.jsonl"
+    r = cut("eval", "--verifiable", prompts, "--model", tiny_model_dir, "--max-new-tokens", 4, "-o", out, "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout)
+    assert result["n_prompts"] == 1 and result["unsupported"] == {"n_prompts": 1, "ids": ["count:person_names"]}
+    assert [json.loads(line)["key"] for line in out.read_text().splitlines()] == ["k1"]

@@ -22,9 +22,9 @@ def test_rule_reward_is_the_fraction_of_constraints_held():
 def test_rule_reward_refuses_items_it_cannot_check():
     with pytest.raises(CutError, match="needs IFEval-style constraints"):
         RuleReward().check([RewardItem("Say hi.")])
-    with pytest.raises(CutError, match="no checker implements language:response_language"):
-        RuleReward().check([RewardItem("x", {"instruction_id_list": ["language:response_language"],
-                                             "kwargs": [{"language": "en"}]})])
+    with pytest.raises(CutError, match="no checker implements custom:no_such_check"):
+        RuleReward().check([RewardItem("x", {"instruction_id_list": ["custom:no_such_check"],
+                                             "kwargs": [{}]})])
     with pytest.raises(CutError, match="missing kwarg 'num_words'"):
         RuleReward().check([RewardItem("x", {"instruction_id_list": ["length_constraints:number_words"],
                                              "kwargs": [{"relation": "less than"}]})])

@@ -59,13 +59,13 @@ def test_absence_gives_a_critique_without_spans():
 
 def test_failures_are_verdicts_not_exceptions():
     items = [
-        item("Bonjour.", ["punctuation:no_comma", "language:response_language"], [{}, {"language": "fr"}]),
+        item("Bonjour.", ["punctuation:no_comma", "custom:no_such_check"], [{}, {}]),
         JudgeItem(instruction="Say hi.", response="hi"),  # no constraints at all
         item("hi", ["length_constraints:number_words"], [{"relation": "less than"}]),  # kwarg missing
         item("hi", ["punctuation:no_comma"], [{}, {}]),  # kwargs length mismatch
     ]
     unsupported, empty, bad_kwargs, mismatch = RuleJudge().judge(items)
-    assert unsupported.failed and "language:response_language" in unsupported.error
+    assert unsupported.failed and "custom:no_such_check" in unsupported.error
     assert "unsupported" in unsupported.error and unsupported.judgment is None
     assert empty.failed and empty.error.startswith("no constraints")
     assert bad_kwargs.failed and "missing kwarg 'num_words'" in bad_kwargs.error

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from cut.errors import CutError
-from cut.evaluation.verifiable import loose_variants, render_table, score, score_response, wilson_interval
+from cut.evaluation.verifiable import (
+    left_out_note,
+    loose_variants,
+    render_table,
+    score,
+    score_response,
+    split_supported,
+    wilson_interval,
+)
 from cut.judges.checkers import describe
 from cut.records import RecordError
 from cut.verifiable import (
@@ -110,7 +118,7 @@ def test_ifeval_round_trip(tmp_path):
     rows = [
         {"key": 1001, "prompt": "Write a poem. Use no commas.", "instruction_id_list": ["punctuation:no_comma"],
          "kwargs": [{}]},
-        # the Hugging Face copy stores unused kwargs as null; the language id is one we do not implement
+        # the Hugging Face copy stores unused kwargs as null
         {"key": 1002, "prompt": "Réponds en français, en moins de 50 mots.",
          "instruction_id_list": ["language:response_language", "length_constraints:number_words"],
          "kwargs": [{"language": "fr", "num_words": None},
@@ -207,7 +215,7 @@ def test_prompt_versus_instruction_level():
                VerifiablePrompt("2", "p", ["punctuation:no_comma"], [{}])]
     # prompt 1: comma (strict and loose fail: one line), lowercase holds → prompt fails
     # prompt 2: the comma is on a first line that loose scoring drops → strict fail, loose pass
-    result = score(prompts, ["apples, pears", "Sure, here:\nno commas here"])
+    result = score(prompts, ["i like apples, pears and plums", "Sure, here:\nno commas here"])
     assert result["n_prompts"] == 2 and result["n_instructions"] == 3
     assert result["prompt_level_strict"] == 0.0  # 0 of 2
     assert result["instruction_level_strict"] == pytest.approx(1 / 3)  # lowercase only
@@ -225,8 +233,8 @@ def test_empty_response_fails_strict_and_loose():
 
 
 def test_score_refuses_unsupported_ids_and_length_mismatch():
-    with pytest.raises(CutError, match="language:response_language"):
-        score([one("language:response_language", {"language": "fr"})], ["Bonjour"])
+    with pytest.raises(CutError, match="custom:no_such_check"):
+        score([one("custom:no_such_check", {})], ["Bonjour"])
     with pytest.raises(CutError, match="1 prompts but 2 responses"):
         score([one("punctuation:no_comma", {})], ["a", "b"])
 
@@ -241,3 +249,13 @@ def test_wilson_interval():
     # 0 of 4: centre = (0 + 3.8416/8)/1.9604 = 0.244950, half the same → (0, 0.489900)
     assert wilson_interval(0, 4) == pytest.approx((0.0, 0.489900), abs=1e-5)
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_split_supported_sets_unchecked_prompts_apart():
+    ok, left = split_supported([one("punctuation:no_comma", {}), one("count:person_names", {"N": 2}),
+                                VerifiablePrompt("m", "p", ["punctuation:no_comma", "custom:csv_city"], [{}, {}])])
+    assert [p.instruction_id_list for p in ok] == [["punctuation:no_comma"]] and len(left) == 2
+    note = left_out_note(left)
+    assert note == {"n_prompts": 2, "ids": ["count:person_names", "custom:csv_city"]}
+    result = {**score(ok, ["no commas here"]), "unsupported": note}
+    assert "left out, not scored: 2 prompts using 2 instruction ids" in render_table(result).caption

@@ -10,7 +10,9 @@ behave at small n and at rates near 0 or 1, where the normal approximation does 
 
 No LLM judge is involved: the checkers are those of ``cut.judges.checkers``. Prompts with
 instruction ids no checker implements are refused with the ids named, rather than scored
-as passes or failures.
+as passes or failures; ``split_supported`` sets them apart first (IFBench has ids we do not
+check), so a file's score is over the prompts whose every instruction is checked, and the
+rest are reported as left out.
 """
 
 from __future__ import annotations
@@ -22,6 +24,17 @@ from typing import Any, Sequence
 from cut.errors import CutError
 from cut.judges.checkers import check, unsupported_ids
 from cut.verifiable import VerifiablePrompt
+
+
+def split_supported(prompts: Sequence[VerifiablePrompt]) -> tuple[list[VerifiablePrompt], list[VerifiablePrompt]]:
+    """(prompts whose every instruction id has a checker, the others), each in file order."""
+    ok = [p for p in prompts if not unsupported_ids(p.instruction_id_list)]
+    return ok, [p for p in prompts if unsupported_ids(p.instruction_id_list)]
+
+
+def left_out_note(left_out: Sequence[VerifiablePrompt]) -> dict[str, Any]:
+    """{"n_prompts", "ids"}: what ``split_supported`` set apart, for reports."""
+    return {"n_prompts": len(left_out), "ids": unsupported_ids(i for p in left_out for i in p.instruction_id_list)}
 
 
 def loose_variants(response: str) -> list[str]:
@@ -118,4 +131,9 @@ def render_table(result: dict[str, Any]):
     table.add_section()
     for instruction_id, row in result["per_type"].items():
         table.add_row(instruction_id, str(row["n"]), _cell(row["strict"]), _cell(row["loose"]))
+    left_out = result.get("unsupported")
+    if left_out:
+        ids = left_out["ids"]
+        table.caption = (f"left out, not scored: {left_out['n_prompts']} prompts using {len(ids)} instruction ids no "
+                         f"checker implements ({', '.join(ids[:6])}{', ...' if len(ids) > 6 else ''})")
     return table

@@ -14,7 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from cut.errors import CutError
-from cut.evaluation.verifiable import score, score_response
+from cut.evaluation.verifiable import (
+    left_out_note,
+    score,
+    score_response,
+    split_supported,
+)
+from cut.judges.checkers import missing_extras
 from cut.records import write_jsonl
 from cut.verifiable import read_ifeval
 
@@ -23,6 +29,8 @@ def evaluate_verifiable(model: str, prompts_path: str, out_path: str | Path, lim
                         max_new_tokens: int = 128, template: str = "auto", batch_size: int = 32,
                         decoder=None) -> dict:
     """Score ``model`` on an IFEval-format file; returns cut.evaluation.verifiable.score's dict.
+    Prompts using an instruction id no checker implements are neither answered nor scored;
+    ``unsupported`` ({n_prompts, ids}) says how many and which ids.
 
     ``decoder`` (a ``cut.decoders.DecoderConfig``; None = greedy, as always) chooses how the
     answers are decoded; its ``max_new_tokens`` is replaced by this function's. With a
@@ -37,10 +45,17 @@ def evaluate_verifiable(model: str, prompts_path: str, out_path: str | Path, lim
     prompts = read_ifeval(prompts_path)[:limit] if limit else read_ifeval(prompts_path)
     if not prompts:  # a score over nothing would read as 0% (or 100%)
         raise CutError(f"{prompts_path}: no prompts in the file")
+    prompts, left_out = split_supported(prompts)  # never answered, never scored: reported
+    if not prompts:
+        raise CutError(f"{prompts_path}: no prompt can be scored: every one uses an instruction id no checker "
+                       f"implements ({', '.join(left_out_note(left_out)['ids'])})")
+    extras = missing_extras(i for p in prompts for i in p.instruction_id_list)
+    if extras:  # before any model loads: a score must not stop after the answers are generated
+        raise CutError(f"{prompts_path}: checking these prompts needs {', '.join(extras)}: pip install 'cut[ifbench]'")
     policy, tokenizer = load_model(model)
     policy.eval()
     chosen = choose_template(template, tokenizer)
-    extra: dict = {}
+    extra: dict = {"unsupported": left_out_note(left_out)} if left_out else {}
     if decoder is None:
         settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size)
         with torch.inference_mode():

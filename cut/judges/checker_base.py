@@ -34,14 +34,15 @@ class Spec:
     """One instruction type: its IFEval id, the kwargs it takes, its checker and describer.
 
     ``params`` maps each kwarg to its kind: "count" (int >= 0), "relation" ("less than" or
-    "at least"), "text" (non-empty string), "texts" (non-empty list of strings) or "letter"
-    (one character).
+    "at least"), "text" (non-empty string), "texts" (non-empty list of strings), "letter"
+    (one non-space character) or "language" (a code of ``cut.judges.language.LANGUAGES``).
     """
 
     id: str
     params: dict[str, str]
     check: Callable[[str, dict], CheckResult]
     describe: Callable[[dict], str]
+    needs: str = ""  # an optional package the checker imports (the "ifbench" extra), or ""
 
 
 def passed() -> CheckResult:

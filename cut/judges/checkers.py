@@ -6,9 +6,16 @@ the [start, end) spans of every violation. ``describe`` gives the instruction te
 prompt generator shows the model. Ids and kwargs names are IFEval's (Zhou et al. 2023), so
 IFEval files and our prompt sets are interchangeable; ``startend:start_checker`` is our own.
 
-Implemented: 24 of IFEval's 25 ids plus ``startend:start_checker``. Not implemented:
-``language:response_language`` (it needs a language detector this project does not ship);
-prompts using it load, and the rule judge reports it as unsupported instead of guessing.
+Implemented: all 25 of IFEval's ids (``language:response_language`` with langdetect, as
+IFEval does) plus ``startend:start_checker``. Kwargs are validated against what IFEval's own
+file uses: ``letter`` is any one non-space character (IFEval asks for "#" and "!"),
+``language`` a code langdetect can return. An id no checker implements is reported by the
+rule judge as unsupported, never judged.
+
+IFBench (Pyatkin et al. 2025): 44 of its 58 ids, in ``checkers_ifbench_count``,
+``checkers_ifbench_format``, ``checkers_ifbench_words`` and ``checkers_ifbench_text`` (two
+of them need the optional ``ifbench`` extra: ``missing_extras`` says which); the others are reported unsupported. Counts written as
+integral floats (IFBench's file has ``"N": 5.0``) are read as integers.
 
 The checkers live in four files by kind (length, content, format, start/end); this module
 only assembles them and validates kwargs. Departures from IFEval are listed in each file.
@@ -19,22 +26,45 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from cut.errors import CutError
-from cut.judges import checkers_content, checkers_format, checkers_length, checkers_startend
+from cut.judges import (
+    checkers_content,
+    checkers_format,
+    checkers_ifbench_count,
+    checkers_ifbench_format,
+    checkers_ifbench_text,
+    checkers_ifbench_words,
+    checkers_length,
+    checkers_startend,
+)
 from cut.judges.checker_base import RELATIONS, CheckResult, Spec
+from cut.judges.language import LANGUAGES
 
-__all__ = ["CHECKERS", "SPECS", "CheckResult", "check", "describe", "validate_kwargs", "unsupported_ids"]
+__all__ = ["CHECKERS", "IFBENCH_IDS", "SPECS", "CheckResult", "check", "describe", "missing_extras", "validate_kwargs",
+           "unsupported_ids"]
 
 SPECS: dict[str, Spec] = {
     spec.id: spec
-    for module in (checkers_length, checkers_content, checkers_format, checkers_startend)
+    for module in (checkers_length, checkers_content, checkers_format, checkers_startend, checkers_ifbench_count,
+                   checkers_ifbench_format, checkers_ifbench_words, checkers_ifbench_text)
     for spec in module.SPECS
 }
+# IFBench's ids among them (Pyatkin et al. 2025); the rest are IFEval's and ours.
+IFBENCH_IDS = frozenset(spec.id for module in (checkers_ifbench_count, checkers_ifbench_format, checkers_ifbench_words,
+                                               checkers_ifbench_text) for spec in module.SPECS)
 CHECKERS: dict[str, Callable[[str, dict], CheckResult]] = {i: s.check for i, s in SPECS.items()}
 
 
 def unsupported_ids(instruction_ids) -> list[str]:
     """The ids among ``instruction_ids`` that no checker implements, in order, without repeats."""
     return list(dict.fromkeys(i for i in instruction_ids if i not in SPECS))
+
+
+def missing_extras(instruction_ids) -> list[str]:
+    """The optional packages that checkers of ``instruction_ids`` need and that are not installed."""
+    import importlib.util
+
+    needs = {SPECS[i].needs for i in instruction_ids if i in SPECS and SPECS[i].needs}
+    return sorted(n for n in needs if importlib.util.find_spec(n) is None)
 
 
 def _spec(instruction_id: str) -> Spec:
@@ -46,15 +76,18 @@ def _spec(instruction_id: str) -> Spec:
 
 def _kind_error(kind: str, value: Any) -> str | None:
     """Why ``value`` is not of ``kind``, or None when it is."""
-    if kind == "count":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == "count":  # IFBench's file writes counts as floats ("N": 5.0)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 and value == int(value)
         return None if ok else "must be a non-negative integer"
     if kind == "relation":
         return None if value in RELATIONS else f"must be one of {', '.join(map(repr, RELATIONS))}"
     if kind == "text":
         return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
     if kind == "letter":
-        return None if isinstance(value, str) and len(value) == 1 and value.isalpha() else "must be one letter"
+        ok = isinstance(value, str) and len(value.strip()) == 1
+        return None if ok else "must be one character (a letter, or a mark such as '#' or '!')"
+    if kind == "language":
+        return None if value in LANGUAGES else f"must be a language code langdetect knows ({', '.join(LANGUAGES)})"
     if kind == "texts":
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value)
         return None if ok else "must be a non-empty list of non-empty strings"
@@ -79,6 +112,8 @@ def validate_kwargs(instruction_id: str, kwargs: dict | None) -> dict:
         problem = _kind_error(kind, given[name])
         if problem:
             raise CutError(f"{instruction_id}: kwarg {name!r} {problem}, got {given[name]!r}")
+        if kind == "count":
+            given[name] = int(given[name])
     return given
 
 

@@ -1,13 +1,25 @@
 """Content constraints of the IFEval family: punctuation, case, keywords, letters,
 placeholders, postscripts.
 
-Semantics follow IFEval's checkers, with these departures:
-- ``change_case:english_lowercase`` / ``english_capital`` check the case only; IFEval also
-  runs a language detector (langdetect) and requires English. Our prompts are English.
-- Keywords and postscript markers are matched literally (``re.escape``); IFEval passes them
-  to ``re`` unescaped, which differs only for text containing regex metacharacters.
-- ``change_case:capital_word_frequency`` tokenises with ``\\w+(-\\w+)*`` instead of nltk's
-  ``word_tokenize``; counts agree except on contractions ("DON'T": 2 either way).
+Semantics follow IFEval's checkers, conventions included:
+- ``change_case:english_lowercase`` / ``english_capital``: ``str.islower()`` /
+  ``str.isupper()`` of the whole response, and then langdetect must say English
+  (``cut.judges.language``; a text it cannot classify passes, as in IFEval).
+- ``language:response_language``: langdetect's code for the whole response equals the
+  kwarg ``language``; an unclassifiable text passes. No span: the whole answer is at fault.
+- ``change_case:capital_word_frequency`` counts the tokens of nltk's ``word_tokenize``
+  (reproduced by ``cut.judges.text_units.treebank_spans``) that ``str.isupper()`` accepts:
+  "I" counts, "DON'T" is two ("DO", "N'T"), "U.S." and "AND/OR" one each, "AI-powered" none.
+- ``keywords:letter_frequency`` counts one character, case-folded, in the lowercased
+  response. The kwarg ``letter`` may be any single non-space character: IFEval's own file
+  asks for "#" and "!" (count hashtags, exclamation marks), and counting that character is
+  what its prompts mean. (IFEval's checker replaces a non-letter with a random letter, so
+  its verdicts on those two prompts are random; the agreement bench reports them apart.)
+- ``keywords:frequency`` / ``existence``: case-insensitive substring matches ("war" counts
+  in "warm"); ``forbidden_words``: whole words (``\\b...\\b``), as IFEval.
+
+Departure: keywords and postscript markers are matched literally (``re.escape``); IFEval
+passes them to ``re`` unescaped, which differs only for text with regex metacharacters.
 
 Spans mark each offending occurrence (comma, miscased word, forbidden word, excess
 occurrence); a missing keyword, postscript or placeholder is an absence and has no span.
@@ -32,7 +44,8 @@ from cut.judges.checker_base import (
     quote_list,
     relation_words,
 )
-from cut.judges.text_units import letter_runs
+from cut.judges.language import detect_language, language_name
+from cut.judges.text_units import letter_runs, treebank_spans
 
 
 def check_no_comma(response: str, kwargs: dict) -> CheckResult:
@@ -47,7 +60,7 @@ def check_no_comma(response: str, kwargs: dict) -> CheckResult:
 def _case(response: str, want_lower: bool) -> CheckResult:
     ok = response.islower() if want_lower else response.isupper()
     if ok:
-        return passed()
+        return _in_english(response)
     bad_char = str.isupper if want_lower else str.islower
     spans = [(a, b) for a, b in letter_runs(response) if any(bad_char(c) for c in response[a:b])]
     asked = "lowercase letters only" if want_lower else "capital letters only"
@@ -57,6 +70,23 @@ def _case(response: str, want_lower: bool) -> CheckResult:
         return failed(f"The response contains no {wanted} letters at all; the instruction asks for {asked}.")
     return failed(f"The response contains {plural(len(spans), 'word')} with {kind} letters, "
                   f"e.g. {examples(response, spans)}; the instruction asks for {asked}.", spans)
+
+
+def _in_english(response: str) -> CheckResult:
+    code = detect_language(response)
+    if code in (None, "en"):
+        return passed()
+    return failed(f"The response is not in English: its language was detected as {language_name(code)} "
+                  f"({code}); the instruction asks for an English response.")
+
+
+def check_language(response: str, kwargs: dict) -> CheckResult:
+    want = kwargs["language"]
+    code = detect_language(response)
+    if code in (None, want):
+        return passed()
+    return failed(f"The response is written in {language_name(code)} ({code}); the instruction asks for "
+                  f"the whole response to be in {language_name(want)} ({want}).")
 
 
 def check_lowercase(response: str, kwargs: dict) -> CheckResult:
@@ -81,16 +111,21 @@ def _excess(response: str, spans: list, relation: str, threshold: int, found: st
 
 
 def check_capital_word_frequency(response: str, kwargs: dict) -> CheckResult:
-    spans = [m.span() for m in re.finditer(r"\w+(?:-\w+)*", response) if m.group(0).isupper()]
+    spans = [(a, b) for a, b in treebank_spans(response) if response[a:b].isupper()]
     return _excess(response, spans, kwargs["capital_relation"], kwargs["capital_frequency"],
                    f"The response has {plural(len(spans), 'word')} in all capital letters")
 
 
 def check_letter_frequency(response: str, kwargs: dict) -> CheckResult:
-    letter = kwargs["letter"].lower()
-    spans = [(i, i + 1) for i, c in enumerate(response) if c.lower() == letter]  # per character: offsets stay exact
+    letter = kwargs["letter"].strip().lower()
+    # per character of the original text, so offsets stay exact ("İ".lower() is two characters)
+    spans = [(i, i + 1) for i, c in enumerate(response) if c.lower() == letter]
     return _excess(response, spans, kwargs["let_relation"], kwargs["let_frequency"],
-                   f"The response uses the letter {quote(letter, None)} {plural(len(spans), 'time')}")
+                   f"The response uses the {_letter_noun(letter)} {quote(letter, None)} {plural(len(spans), 'time')}")
+
+
+def _letter_noun(letter: str) -> str:
+    return "letter" if letter.isalpha() else "character"
 
 
 def _occurrences(word: str, response: str, whole_word: bool) -> list:
@@ -173,8 +208,11 @@ SPECS = [
                     f"{_times(kw['capital_relation'], kw['capital_frequency'])}."),
     Spec("keywords:letter_frequency", {"letter": "letter", "let_frequency": "count", "let_relation": "relation"},
          check_letter_frequency,
-         lambda kw: f"Use the letter {quote(kw['letter'].lower(), None)} "
+         lambda kw: f"Use the {_letter_noun(kw['letter'].strip())} {quote(kw['letter'].strip().lower(), None)} "
                     f"{_times(kw['let_relation'], kw['let_frequency'])}."),
+    Spec("language:response_language", {"language": "language"}, check_language,
+         lambda kw: f"Your entire response must be in {language_name(kw['language'])}; no other language "
+                    "is allowed."),
     Spec("keywords:existence", {"keywords": "texts"}, check_existence,
          lambda kw: f"Include the {_words(kw['keywords'])} in your response."),
     Spec("keywords:forbidden_words", {"forbidden_words": "texts"}, check_forbidden,
