@@ -158,7 +158,9 @@ class CUTTrainer(Trainer):
                               judged_logp.detach(), flags, alpha=args.cut_alpha,
                               gamma=args.cut_gamma, normalization=args.normalization,
                               beta=args.cut_beta)
-        self._accumulate(out.terms, ratio, span_mask, mis_mask & inputs["has_spans"][:, None],
+        # without Align-N rows there is no judged pass and no ratio to score against the spans
+        span_valid = mis_mask & inputs["has_spans"][:, None] if args.align_n else torch.zeros_like(mis_mask)
+        self._accumulate(out.terms, ratio, span_mask, span_valid,
                          tokens=(int(inputs["attention_mask"].sum()), inputs["attention_mask"].numel()))
         return (out.loss, {"loss": out.loss}) if return_outputs else out.loss
 
