@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 from cut.config import config_to_dict, resolve_data_path
 from cut.errors import CutError, NothingToTrain, reject_unknown
-from cut.profile import floor_tokens_per_second, measure, threads
+from cut.profile import measure, record_profile
 from cut.records import write_json_atomic
 
 CARRY_MODES = ("merge", "adapter")
@@ -360,8 +360,9 @@ def step_train(config: OnlineConfig, run_dir: Path, r: int) -> None:
         overrides["model"] = _generation_model(config, run_dir, r)
     else:
         overrides["model"] = config.model
-        if _last_adapter(run_dir, r):
-            overrides["init_adapter"] = _last_adapter(run_dir, r)
+        previous = _last_adapter(run_dir, r)
+        if previous:
+            overrides["init_adapter"] = previous
     out.mkdir(parents=True, exist_ok=True)  # the offline command that reproduces this step (not its resume)
     (out / "train_command.txt").write_text(offline_command(config.train_recipe, overrides) + "\n")
     if any(out.glob("checkpoint-*")):
@@ -399,33 +400,6 @@ def step_evaluate(config: OnlineConfig, run_dir: Path, r: int) -> None:
     write_json_atomic(rd / "metrics.json", metrics)
 
 
-def record_profile(rd: Path, step: str, profile: dict) -> None:
-    """Add one step's wall time and peak memory to ``round-r/profile.json``; for training also
-    its tokens/s per core against the arithmetic floor (``cut.profile``)."""
-    path = rd / "profile.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    if step == "train":
-        profile = {**profile, **training_speed(rd / "adapter")}
-    data[step] = profile
-    write_json_atomic(path, data)
-
-
-def training_speed(adapter: Path) -> dict:
-    """Tokens the trainer ran (context + response, no padding), the padding it carried, and
-    tokens/s per core over its own runtime, beside the floor for the model's size."""
-    try:
-        totals = json.loads((adapter / "detector_totals.json").read_text())
-        runtime = next(h["train_runtime"] for h in reversed(json.loads((adapter / "train_history.json").read_text()))
-                       if "train_runtime" in h)
-    except (OSError, ValueError, StopIteration, KeyError):
-        return {}
-    tokens, padded = totals.get("input_tokens", 0), totals.get("padded_tokens", 0)
-    cores, parameters = threads(), totals.get("model_parameters", 0)
-    return {"train_tokens": int(tokens), "padding_frac": round(1 - tokens / padded, 3) if padded else None,
-            "train_runtime": runtime, "tokens_per_s_per_core": round(tokens / runtime / cores, 1) if runtime else None,
-            "floor_tokens_per_s_per_core": round(floor_tokens_per_second(parameters, 1), 1) if parameters else None}
-
-
 def round_training_metrics(rd: Path) -> dict:
     """Acceptance rate of the round's samples and the detector totals of its training."""
     from cut.records import read_jsonl
@@ -451,10 +425,9 @@ STEPS: dict[str, Callable[[OnlineConfig, Path, int], None]] = {
 
 
 def collect_metrics(run_dir: Path, rounds: int | None = None) -> list[dict]:
-    out = []
-    for path in sorted(run_dir.glob("round-*/metrics.json"), key=lambda p: int(p.parent.name.split("-")[1])):
-        out.append(json.loads(path.read_text()))
-    return out if rounds is None else [m for m in out if m["round"] <= rounds]
+    from cut.online_report import round_metrics
+
+    return [m for r, m in round_metrics(run_dir) if rounds is None or r <= rounds]
 
 
 def config_fields() -> list[dataclasses.Field]:

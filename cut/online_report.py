@@ -20,13 +20,18 @@ CSV_COLUMNS = ["run", "method", "detector", "round", "prompt_strict", "prompt_lo
                "flagged_frac", "ratio_precision", "ratio_recall"]
 
 
-def round_metrics(run_dir: Path) -> list[tuple[int, dict]]:
-    """(round, metrics.json) of each round folder in order; only round-<number> folders are
-    rounds (a user's round-old or round-x is not)."""
+def round_files(run_dir: Path, name: str) -> list[tuple[int, dict]]:
+    """(round, JSON object) of ``round-<number>/name`` in round order; only round-<number>
+    folders are rounds (a user's round-old or round-x is not)."""
     from cut.paths import read_json_object
 
-    numbered = [p for p in run_dir.glob("round-*/metrics.json") if p.parent.name[6:].isdigit()]
+    numbered = [p for p in run_dir.glob(f"round-*/{name}") if p.parent.name[6:].isdigit()]
     return [(int(p.parent.name[6:]), read_json_object(p)) for p in sorted(numbered, key=lambda p: int(p.parent.name[6:]))]
+
+
+def round_metrics(run_dir: Path) -> list[tuple[int, dict]]:
+    """(round, metrics.json) of each round, in order."""
+    return round_files(run_dir, "metrics.json")
 
 
 def rows_for(run_dir: Path) -> list[dict]:
@@ -103,20 +108,17 @@ def per_type_table(run_dir: Path) -> Table:
 def profile_table(run_dir: Path) -> Table | None:
     """Where the run spent: seconds and peak resident memory of each step of each round, and
     training tokens/s per core against the arithmetic floor (``round-r/profile.json``)."""
-    from cut.paths import read_json_object
-
-    found = sorted((p for p in run_dir.glob("round-*/profile.json") if p.parent.name[6:].isdigit()),
-                   key=lambda p: int(p.parent.name[6:]))
+    found = round_files(run_dir, "profile.json")
     if not found:
         return None
     table = Table(title=f"{run_dir.name}: time and peak memory per step")
     for col in ("round", "step", "seconds", "peak RSS (MB)", "train tokens/s per core (floor)", "padding"):
         table.add_column(col, justify="right" if col != "step" else "left")
-    for path in found:
-        for step, p in read_json_object(path).items():
+    for number, steps in found:
+        for step, p in steps.items():
             speed = "–" if p.get("tokens_per_s_per_core") is None else \
                 f"{p['tokens_per_s_per_core']:.0f} ({p.get('floor_tokens_per_s_per_core') or 0:.0f})"
-            table.add_row(path.parent.name[6:], step, f"{p['seconds']:.0f}", f"{p['peak_rss_mb']:.0f}", speed,
+            table.add_row(str(number), step, f"{p['seconds']:.0f}", f"{p['peak_rss_mb']:.0f}", speed,
                           _pct(p.get("padding_frac")))
     return table
 

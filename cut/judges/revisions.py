@@ -191,8 +191,9 @@ def revise(instruction: str, response: str, failed: list[tuple[str, dict]],
     if not response.strip() or not (failed or cut_off) or any(cid not in REPAIRS for cid, _ in failed):
         return None
     by_id = dict(failed)
-    if cut_off and first_repeat(response) is not None:
-        response = response[: first_repeat(response)]
+    loop = first_repeat(response) if cut_off else None
+    if loop is not None:
+        response = response[:loop]
     text = complete_sentences(response)  # an answer cut off at the token limit ends mid-sentence
     for cid, repair in REPAIRS.items():
         if text is None:
